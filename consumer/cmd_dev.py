@@ -1,0 +1,55 @@
+"""``consumer dev up|down|status``: the embedded stack on loopback."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+
+from .devstack import DevStack
+from .output import console, print_json, table
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    dev = commands.add_parser("dev", help="the embedded stack: broker, Redis, schema registry")
+    actions = dev.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start it (idempotent) and print the addresses")
+    up.add_argument("--json", action="store_true", help="print the addresses as JSON")
+    up.set_defaults(func=_up)
+    down = actions.add_parser("down", help="stop what `dev up` started")
+    down.set_defaults(func=_down)
+    status = actions.add_parser("status", help="report each component")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_status)
+
+
+def _up(args: argparse.Namespace) -> int:
+    stack = DevStack()
+    spinner = nullcontext() if args.json else console.status("starting the embedded stack…")
+    with spinner:
+        stack.up()
+    addresses = stack.addresses()
+    if args.json:
+        print_json(addresses)
+    else:
+        for key, value in addresses.items():
+            console.print(f"[bold]{key:<10}[/bold] {value}")
+        console.print(f"state and logs in {stack.home}; stop with `consumer dev down`")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = DevStack().down()
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    report = DevStack().status()
+    if args.json:
+        print_json(report)
+    else:
+        table("embedded stack", ["component", "running", "answering", "address", "pid", "log"],
+              [[name, r["running"], r["answering"], r["address"], r["pid"], r["log"]]
+               for name, r in report.items()])
+    return 0 if all(r["answering"] for r in report.values()) else 1
+
