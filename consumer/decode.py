@@ -1,0 +1,120 @@
+"""Stage 2: turning raw records into ``Message``s: value decoding and validation, identity,
+ordering lane. Undecodable records come out as data errors (dead-lettered with context), never
+dropped; a registry that does not answer holds the rest of the partition back, in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .errors import DataError, DecodeError, RegistryUnavailable
+from .message import Message
+
+log = logging.getLogger(__name__)
+
+# (value bytes) -> (decoded value, schema id or None)
+ValueDecoder = Callable[[bytes], tuple[Any, int | None]]
+
+
+def bytes_decoder(value: bytes) -> tuple[Any, int | None]:
+    return value, None
+
+
+def json_decoder(value: bytes) -> tuple[Any, int | None]:
+    try:
+        return json.loads(value), None
+    except (ValueError, TypeError) as exc:  # TypeError: a null (tombstone) value
+        raise DecodeError(f"not UTF-8 JSON: {exc}") from None
+
+
+class Decoder:
+    """Builds messages for one topic. ``trackers`` maps partition -> PartitionTracker; every
+    record is tracked, whatever becomes of it, so its offset is committed only once settled."""
+
+    def __init__(self, topic: str, value_decoder: ValueDecoder, lane: Callable[[Any, int], Any],
+                 id_header: str, id_field: str | None) -> None:
+        self._topic = topic
+        self._value_decoder = value_decoder
+        self._lane = lane
+        self._id_header = id_header
+        self._id_field = id_field
+        # partition -> records waiting for the registry, in offset order
+        self.held: dict[int, list[Message]] = {}
+
+    def decode(self, raws: list[Any], trackers: dict[int, Any]
+               ) -> tuple[list[Message], list[tuple[Message, DataError]]]:
+        good: list[Message] = []
+        bad: list[tuple[Message, DataError]] = []
+        topic, lane, held = self._topic, self._lane, self.held
+        for raw in raws:
+            if raw.error() is not None:
+                log.warning("broker error while consuming %s: %s", topic, raw.error())
+                continue
+            partition = raw.partition()
+            tracker = trackers.get(partition)
+            if tracker is None:  # revoked while this batch was in flight: not ours any more
+                continue
+            key = raw.key()
+            message = Message(raw, topic, partition, raw.offset(), key, None)
+            message.lane = lane(key, partition)
+            message.tracker = tracker
+            tracker.track(message)
+            if partition in held:
+                held[partition].append(message)
+            else:
+                self._decode_one(message, good, bad)
+        return good, bad
+
+    def _decode_one(self, message: Message, good: list[Message],
+                    bad: list[tuple[Message, DataError]]) -> bool:
+        """False when the registry did not answer: the message (and its partition) waits."""
+        try:
+            message.value, message.schema_id = self._value_decoder(message.raw.value())
+        except DataError as error:
+            error.raw = message.raw
+            message.message_id = self._identity(message, None)
+            bad.append((message, error))
+            return True
+        except RegistryUnavailable as error:
+            log.warning("registry unavailable, %s/%d waits at offset %d: %s", self._topic,
+                        message.partition, message.offset, error)
+            self.held.setdefault(message.partition, []).append(message)
+            return False
+        message.message_id = self._identity(message, message.value)
+        good.append(message)
+        return True
+
+    def _identity(self, message: Message, value: Any) -> str:
+        headers = message.raw.headers()
+        if headers:
+            wanted = self._id_header
+            for name, header_value in headers:
+                if name == wanted and header_value:
+                    return str(header_value.decode("utf-8", "replace"))
+        if self._id_field is not None and isinstance(value, dict):
+            field = value.get(self._id_field)
+            if field is not None:
+                return str(field)
+        return f"{message.topic}/{message.partition}/{message.offset}"
+
+    def retry_held(self) -> tuple[list[Message], list[tuple[Message, DataError]]]:
+        """Decodes what waited for the registry, in order, until it fails again."""
+        good: list[Message] = []
+        bad: list[tuple[Message, DataError]] = []
+        for partition in list(self.held):
+            waiting = self.held.pop(partition)
+            for index, message in enumerate(waiting):
+                if not message.tracker.active:
+                    break
+                if not self._decode_one(message, good, bad):
+                    self.held[partition].extend(waiting[index + 1:])
+                    break
+        return good, bad
+
+    def drop_held(self, keep: Callable[[Message], bool]) -> None:
+        for partition in list(self.held):
+            self.held[partition] = [m for m in self.held[partition] if keep(m)]
+            if not self.held[partition]:
+                del self.held[partition]

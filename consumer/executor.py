@@ -1,0 +1,277 @@
+"""Handler execution: ``concurrency`` calls in flight, lanes respected, retries waiting on a
+timer while holding only their own lane, and never on the poll thread (a slow handler must not
+hold the poll loop). Sync handlers run on worker threads, async handlers on one event loop.
+
+Finished messages (done, or to be dead-lettered) are appended to ``results``, which the poll
+loop drains; the decision itself is ``OutcomePolicy.decide``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .dispatch import Dispatcher
+from .outcome import OutcomePolicy, Verdict
+
+MAX_CHUNK = 256
+
+
+class Executor:
+    """What the sync and async executors share: the dispatcher, retry timers, the breaker
+    gate, and turning a handler's failure into a retry or a result."""
+
+    def __init__(self, func: Callable[[Any], Any], dispatcher: Dispatcher,
+                 policy: OutcomePolicy, concurrency: int) -> None:
+        self._func = func
+        self._dispatcher = dispatcher
+        self._policy = policy
+        self._concurrency = concurrency
+        self._timers: list[tuple[float, int, Any]] = []   # (due, seq, message) heap
+        self._seq = itertools.count()
+        self._gate_until = 0.0    # monotonic time before which nothing new is dispatched
+        self.results: deque[tuple[Any, Verdict]] = deque()
+        self.durations: list[float] = []   # handler seconds, swapped out by the metrics stage
+        self.running = 0
+
+    # -- called with the dispatcher's lock held (sync) or on the loop (async) ----------------
+    def _chunk(self) -> list[Any]:
+        now = time.monotonic()
+        self._fire_due(now)
+        if now < self._gate_until:
+            return []
+        ready = len(self._dispatcher.ready)
+        # Spread a backlog over the workers; one by one when there are fewer messages.
+        size = min(MAX_CHUNK, max(1, ready // self._concurrency))
+        chunk = self._dispatcher.take(size)
+        self.running += len(chunk)
+        return chunk
+
+    def _fire_due(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            self._dispatcher.requeue(heapq.heappop(timers)[2])
+
+    def _next_wake_s(self) -> float | None:
+        now = time.monotonic()
+        candidates = [t - now for t in (self._gate_until,) if t > now]
+        if self._timers:
+            candidates.append(self._timers[0][0] - now)
+        return max(0.0, min(candidates)) if candidates else None
+
+    def _failed(self, message: Any, error: BaseException) -> bool:
+        """Carries out the decision on a failure; True when the message leaves its lane."""
+        decision = self._policy.decide(message, error)
+        if decision.verdict is Verdict.DEAD_LETTER:
+            self.results.append((message, Verdict.DEAD_LETTER))
+            return True
+        if decision.verdict is Verdict.RETRY:
+            message.attempt += 1
+            self.results.append((message, Verdict.RETRY))
+        else:  # WAIT: a breaker is open; stop dispatching until its next probe, charge nothing
+            self._gate_until = max(self._gate_until, time.monotonic() + decision.delay_s)
+        due = time.monotonic() + decision.delay_s
+        heapq.heappush(self._timers, (due, next(self._seq), message))
+        return False
+
+    def gated(self) -> bool:
+        return time.monotonic() < self._gate_until
+
+    def _drop_timers(self, keep: Callable[[Any], bool]) -> list[Any]:
+        dropped = [t[2] for t in self._timers if not keep(t[2])]
+        self._timers = [t for t in self._timers if keep(t[2])]
+        heapq.heapify(self._timers)
+        return dropped
+
+    def _queued_locked(self) -> list[Any]:
+        return self._dispatcher.queued() + [t[2] for t in self._timers]
+
+
+class ThreadExecutor(Executor):
+    """Sync handlers on ``concurrency`` threads sharing the dispatcher under one lock; each
+    takes a chunk of ready messages at a time, so the lock is not a per-message cost."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._worker, name=f"handler-{i}", daemon=True)
+                         for i in range(self._concurrency)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, messages: list[Any]) -> None:
+        with self._cond:
+            self._dispatcher.add(messages)
+            self._cond.notify(len(self._dispatcher.ready))
+
+    def _worker(self) -> None:
+        func, results, durations = self._func, self.results, self.durations
+        clock = time.perf_counter
+        while True:
+            with self._cond:
+                chunk = self._chunk()
+                while not chunk:
+                    if self._stopping:
+                        return
+                    self._cond.wait(self._next_wake_s())
+                    chunk = self._chunk()
+            leaving = []
+            for message in chunk:
+                started = clock()
+                try:
+                    func(message)
+                except BaseException as error:  # a handler's bug must not kill its worker
+                    durations.append(clock() - started)
+                    if self._failed(message, error):
+                        leaving.append(message)
+                    continue
+                durations.append(clock() - started)
+                results.append((message, Verdict.DONE))
+                leaving.append(message)
+            with self._cond:
+                for message in leaving:
+                    self._dispatcher.release(message)
+                self.running -= len(chunk)
+                if self._dispatcher.ready or self._timers:
+                    self._cond.notify(len(self._dispatcher.ready) or 1)
+
+    def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
+        with self._cond:
+            return self._dispatcher.drop(keep) + self._drop_timers(keep)
+
+    def queued(self) -> list[Any]:
+        with self._cond:
+            return self._queued_locked()
+
+    def busy(self) -> int:
+        with self._cond:
+            return self.running + len(self._dispatcher) + len(self._timers)
+
+    def stop(self, timeout_s: float) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class AsyncExecutor(Executor):
+    """Async handlers as ``concurrency`` worker coroutines on one event loop in its own thread.
+    Workers are long-lived (no task per message); idle ones park on a future."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._idle: deque[asyncio.Future[None]] = deque()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run_loop, name="handler-loop", daemon=True)
+        self._wake_handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        workers = [self._loop.create_task(self._worker()) for _ in range(self._concurrency)]
+        self._loop.run_until_complete(asyncio.gather(*workers))
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Runs ``fn`` on the loop and waits for its result."""
+        done = threading.Event()
+        box: list[Any] = []
+
+        def run() -> None:
+            box.append(fn())
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait()
+        return box[0]
+
+    def submit(self, messages: list[Any]) -> None:
+        self._loop.call_soon_threadsafe(self._accept, messages)
+
+    def _accept(self, messages: list[Any]) -> None:
+        self._dispatcher.add(messages)
+        self._wake()
+
+    def _wake(self) -> None:
+        count = len(self._dispatcher.ready) or (1 if self._timers else 0)
+        while self._idle and count > 0:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1
+        delay = self._next_wake_s()
+        if delay is None:
+            return
+        due = self._loop.time() + delay
+        if self._wake_handle is None or due < self._wake_handle.when():
+            if self._wake_handle is not None:
+                self._wake_handle.cancel()
+            self._wake_handle = self._loop.call_at(due, self._timer_wake)
+
+    def _timer_wake(self) -> None:
+        self._wake_handle = None
+        self._wake()
+
+    async def _worker(self) -> None:
+        func, results, durations = self._func, self.results, self.durations
+        clock = time.perf_counter
+        while True:
+            chunk = self._chunk()
+            if not chunk:
+                if self._stopping:
+                    return
+                waiter = self._loop.create_future()
+                self._idle.append(waiter)
+                self._wake()
+                await waiter
+                continue
+            for message in chunk:
+                started = clock()
+                try:
+                    await func(message)
+                except BaseException as error:  # a handler bug must not kill its worker
+                    durations.append(clock() - started)
+                    if self._failed(message, error):
+                        self._dispatcher.release(message)
+                    self._wake()
+                    continue
+                durations.append(clock() - started)
+                results.append((message, Verdict.DONE))
+                self._dispatcher.release(message)
+            self.running -= len(chunk)
+            if self._dispatcher.ready:
+                self._wake()
+
+    def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
+        return self._call(lambda: self._dispatcher.drop(keep) + self._drop_timers(keep))
+
+    def queued(self) -> list[Any]:
+        return self._call(self._queued_locked)
+
+    def busy(self) -> int:
+        return self._call(lambda: self.running + len(self._dispatcher) + len(self._timers))
+
+    def stop(self, timeout_s: float) -> None:
+        def stop_workers() -> None:
+            self._stopping = True
+            while self._idle:
+                waiter = self._idle.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(stop_workers)
+            self._thread.join(timeout_s)

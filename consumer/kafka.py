@@ -1,0 +1,89 @@
+"""librdkafka configuration for our clients, and the broker calls the CLI and runtime share."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .errors import ServiceUnavailable
+
+log = logging.getLogger("consumer.librdkafka")
+
+
+def client_id(role: str) -> str:
+    return f"consumer-{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def consumer_config(bootstrap: str, group: str, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """At-least-once: librdkafka commits in the background only offsets we stored, and we
+    store an offset only once it and everything below it is done."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": client_id("run"),
+        "enable.auto.commit": True,
+        "enable.auto.offset.store": False,
+        "auto.commit.interval.ms": 1000,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        # Bounds librdkafka's own prefetch buffer, which sits outside --max-buffered.
+        "queued.max.messages.kbytes": 32768,
+        "logger": log,
+    }
+    config.update(overrides)
+    return config
+
+
+def producer_config(bootstrap: str, overrides: Mapping[str, str]) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id("produce"),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "logger": log,
+    }
+    # Consumer-only keys in a shared [kafka] table would make the producer warn: keep the
+    # connection and security ones.
+    config.update({k: v for k, v in overrides.items()
+                   if k.startswith(("security.", "sasl.", "ssl.", "client.dns", "socket."))})
+    return config
+
+
+def admin(bootstrap: str, overrides: Mapping[str, str] | None = None) -> AdminClient:
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": log}
+    config.update({k: v for k, v in (overrides or {}).items()
+                   if k.startswith(("security.", "sasl.", "ssl."))})
+    return AdminClient(config)
+
+
+def partition_count(client: AdminClient, topic: str, timeout_s: float = 10.0) -> int | None:
+    """The topic's partition count, or None when the topic does not exist."""
+    try:
+        metadata = client.list_topics(topic, timeout=timeout_s)
+    except KafkaException as exc:
+        raise ServiceUnavailable(f"broker did not answer: {exc}") from None
+    described = metadata.topics.get(topic)
+    if described is None or described.error is not None:
+        return None
+    return len(described.partitions)
+
+
+def ensure_topic(client: AdminClient, topic: str, partitions: int,
+                 timeout_s: float = 10.0) -> None:
+    """Creates ``topic`` unless it exists (a concurrent creation is fine)."""
+    if partition_count(client, topic, timeout_s) is not None:
+        return
+    future = client.create_topics([NewTopic(topic, partitions, 1)],
+                                  operation_timeout=timeout_s)[topic]
+    try:
+        future.result(timeout_s)
+    except KafkaException as exc:
+        if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+            raise ServiceUnavailable(f"cannot create topic {topic!r}: {exc}") from None

@@ -1,0 +1,102 @@
+"""The one place that decides what happens to a message after its handler call (or after a
+decode failure): done, retry after a delay, dead-letter, or wait for a breaker. The executor and
+the poll loop only carry the decision out."""
+
+from __future__ import annotations
+
+import enum
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .constants import CATEGORY_DATA, CATEGORY_HANDLER, CATEGORY_TRANSIENT
+from .errors import BreakerOpenError, CrashLoopError, PermanentError, TransientError
+
+STACKTRACE_LIMIT_CHARS = 8192
+DEFAULT_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError,
+                                                       ConnectionError)
+
+
+class Verdict(enum.Enum):
+    DONE = "processed"
+    DUPLICATE = "duplicate"
+    RETRY = "retried"
+    DEAD_LETTER = "dead_lettered"
+    WAIT = "wait"   # a breaker is open: try again later, charge nothing
+
+
+@dataclass(slots=True)
+class Failure:
+    """What the dead letter will say about a message's failures."""
+
+    category: str
+    error: BaseException
+    first_failure_s: float
+    last_failure_s: float
+
+    @property
+    def error_class(self) -> str:
+        cls = type(self.error)
+        return cls.__qualname__ if cls.__module__ == "builtins" else \
+            f"{cls.__module__}.{cls.__qualname__}"
+
+    @property
+    def stacktrace(self) -> str:
+        text = "".join(traceback.format_exception(self.error))
+        # The innermost frames say most about the failure: keep the end.
+        return text if len(text) <= STACKTRACE_LIMIT_CHARS else \
+            "...\n" + text[-STACKTRACE_LIMIT_CHARS:]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    delay_s: float = 0.0
+
+
+class OutcomePolicy:
+    def __init__(self, *, max_attempts: int, backoff_s: Callable[[int], float],
+                 retry_max_elapsed_s: float | None = None,
+                 error_classes: Mapping[str, str] | None = None) -> None:
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._retry_max_elapsed_s = retry_max_elapsed_s
+        self._error_classes = dict(error_classes or {})
+
+    def category(self, error: BaseException) -> str:
+        """transient, data or handler: the configured mapping first (most specific class
+        wins), then the error tree."""
+        if self._error_classes:
+            for cls in type(error).__mro__:
+                name = f"{cls.__module__}.{cls.__qualname__}"
+                category = self._error_classes.get(name) or self._error_classes.get(cls.__name__)
+                if category:
+                    return category
+        if isinstance(error, PermanentError) and not isinstance(error, CrashLoopError):
+            return CATEGORY_DATA
+        if isinstance(error, DEFAULT_TRANSIENT):
+            return CATEGORY_TRANSIENT
+        return CATEGORY_HANDLER
+
+    def decide(self, message: object, error: BaseException | None) -> Decision:
+        if error is None:
+            return Decision(Verdict.DONE)
+        if isinstance(error, BreakerOpenError):
+            return Decision(Verdict.WAIT, error.retry_in_s)
+        now = time.time()
+        failure: Failure | None = message.failure  # type: ignore[attr-defined]
+        category = self.category(error)
+        if failure is None:
+            failure = Failure(category, error, now, now)
+            message.failure = failure  # type: ignore[attr-defined]
+        else:
+            failure.category, failure.error, failure.last_failure_s = category, error, now
+        attempt: int = message.attempt  # type: ignore[attr-defined]
+        if category == CATEGORY_TRANSIENT:
+            elapsed = now - failure.first_failure_s
+            if self._retry_max_elapsed_s is None or elapsed < self._retry_max_elapsed_s:
+                return Decision(Verdict.RETRY, self._backoff_s(attempt))
+        elif category == CATEGORY_HANDLER and attempt < self._max_attempts:
+            return Decision(Verdict.RETRY, self._backoff_s(attempt))
+        return Decision(Verdict.DEAD_LETTER)
