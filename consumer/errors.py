@@ -103,3 +103,26 @@ class CrashLoopError(PermanentError):
 
 class DeadLetterError(ConsumerError):
     """Raised when a dead letter could not be produced: its offset stays uncommitted."""
+
+
+# -- schemas and the registry -----------------------------------------------------------------
+class InvalidSchemaError(UsageError):
+    """Raised when an Avro schema, or one of its field defaults, is not valid Avro (the registry
+    answers 422/42201 with the same message)."""
+
+
+class RegistryError(ConsumerError):
+    """Raised when the schema registry rejects a request (a 4xx other than an unknown schema
+    id); carries the HTTP status and Confluent's ``error_code``."""
+
+    exit_code = 2
+
+    def __init__(self, status: int, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
+# -- commands that name things on the broker --------------------------------------------------
+class NotFoundError(UsageError):
+    """Raised by a command when the consumer group or topic it names does not exist."""
