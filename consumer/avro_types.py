@@ -43,6 +43,11 @@ class NamedType:
     def namespace(self) -> str:
         return self.name.rpartition(".")[0]
 
+    @property
+    def kind(self) -> str:
+        """``record``, ``enum`` or ``fixed``."""
+        return type(self).__name__.lower()
+
 
 @dataclass(eq=False)
 class Field:
@@ -106,10 +111,10 @@ class UnionSchema:
 AvroSchema = Primitive | Record | Enum | Fixed | Array | Map | UnionSchema
 
 
-def describe(schema: AvroSchema) -> str:
+def describe(schema: AvroSchema | NamedType) -> str:
     """A short human name for messages: ``int``, ``record com.example.Order``, ``union``."""
     if isinstance(schema, NamedType):
-        return f"{schema.type} {schema.name}"
+        return f"{schema.kind} {schema.name}"
     if isinstance(schema, UnionSchema):
         return "[" + ", ".join(describe(b) for b in schema.branches) + "]"
     return schema.type
