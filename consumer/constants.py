@@ -51,3 +51,36 @@ ENV_BOOTSTRAP = "CONSUMER_BOOTSTRAP"
 ENV_REGISTRY = "CONSUMER_REGISTRY_URL"
 ENV_REDIS = "CONSUMER_REDIS_URL"
 ENV_HOME = "CONSUMER_HOME"
+
+# -- metrics (CONTRACT.md, "Metrics"); label values are the runtime's vocabulary ---------------
+METRIC_MESSAGES = "consumer_messages_total"
+METRIC_LAG_MESSAGES = "consumer_lag_messages"
+METRIC_LAG_SECONDS = "consumer_lag_seconds"
+METRIC_PROCESSING_SECONDS = "consumer_processing_seconds"
+METRIC_END_TO_END_SECONDS = "consumer_end_to_end_latency_seconds"
+METRIC_IN_FLIGHT = "consumer_in_flight_messages"
+METRIC_PAUSED_PARTITIONS = "consumer_paused_partitions"
+METRIC_BREAKER_STATE = "consumer_circuit_breaker_state"
+METRIC_DEDUP_CHECKS = "consumer_dedup_checks_total"
+METRIC_REDIS_ROUNDTRIPS = "consumer_redis_roundtrips_total"
+METRIC_DATA_ERRORS = "consumer_data_errors_total"
+# Data quality (ours, not in CONTRACT.md): null share of each nullable reader-schema field is
+# rate(null_values{field}) / rate(null_checked_records).
+METRIC_NULL_VALUES = "consumer_null_values_total"
+METRIC_NULL_CHECKED_RECORDS = "consumer_null_checked_records_total"
+
+OUTCOME_PROCESSED = "processed"
+OUTCOME_DUPLICATE = "duplicate"
+OUTCOME_DEAD_LETTERED = "dead_lettered"
+OUTCOME_RETRIED = "retried"
+OUTCOMES = (OUTCOME_PROCESSED, OUTCOME_DUPLICATE, OUTCOME_DEAD_LETTERED, OUTCOME_RETRIED)
+DEDUP_BLOOM_NEGATIVE = "bloom_negative"
+DEDUP_REDIS_HIT = "redis_hit"
+DEDUP_REDIS_MISS = "redis_miss"
+DEDUP_RESULTS = (DEDUP_BLOOM_NEGATIVE, DEDUP_REDIS_HIT, DEDUP_REDIS_MISS)
+DATA_ERROR_REASONS = ("framing", "unknown_schema", "decode", "validation")
+BREAKER_STATE_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+# -- observability settings from the environment ----------------------------------------------
+ENV_LOG_FORMAT = "CONSUMER_LOG_FORMAT"
+ENV_LOG_LEVEL = "CONSUMER_LOG_LEVEL"
