@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from .errors import ConsumerError
 
-COMMAND_MODULES = ("cmd_dev", "cmd_lag", "cmd_registry")
+COMMAND_MODULES = ("cmd_dev", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce")
 
 
 class Parser(argparse.ArgumentParser):
