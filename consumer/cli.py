@@ -11,7 +11,8 @@ from typing import NoReturn
 
 from .errors import ConsumerError
 
-COMMAND_MODULES = ("cmd_dev", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce")
+COMMAND_MODULES = ("cmd_dev", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce",
+                   "cmd_dlq")
 
 
 class Parser(argparse.ArgumentParser):

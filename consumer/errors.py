@@ -126,3 +126,8 @@ class RegistryError(ConsumerError):
 # -- commands that name things on the broker --------------------------------------------------
 class NotFoundError(UsageError):
     """Raised by a command when the consumer group or topic it names does not exist."""
+
+
+class ReplayError(ConsumerError):
+    """Raised by ``consumer dlq replay`` when a republished letter is not acknowledged: the
+    replay stops and its progress stays before that letter, so the next run retries it."""

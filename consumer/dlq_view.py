@@ -1,0 +1,171 @@
+"""How ``consumer dlq`` shows dead letters: JSON objects with stable keys for scripts, tables
+that fit a terminal for people, and a progress bar on stderr while a topic is read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .dlq import DeadLetterRecord
+from .dlq_replay import ReplayReport
+from .output import console, err_console
+from .timestamps import iso_utc_ms, short_age
+
+
+def _iso(epoch_ms: int | None) -> str | None:
+    return iso_utc_ms(epoch_ms) if epoch_ms is not None else None
+
+
+def _text(data: bytes | None) -> str | None:
+    return data.decode("utf-8", "backslashreplace") if data is not None else None
+
+
+def letter_json(letter: DeadLetterRecord, now_ms: int) -> dict[str, Any]:
+    """One letter for ``--json``: every key always present, null when unknown."""
+    failed_at = letter.failed_at_ms
+    return {
+        "partition": letter.partition,
+        "offset": letter.offset,
+        "timestamp": _iso(letter.timestamp_ms),
+        "message_id": letter.message_id,
+        "category": letter.category,
+        "error_class": letter.error_class,
+        "error_message": letter.error_message,
+        "attempts": letter.attempts,
+        "original_topic": letter.original_topic,
+        "original_partition": letter.original_partition,
+        "original_offset": letter.original_offset,
+        "original_timestamp": _iso(letter.original_timestamp_ms),
+        "consumer_group": letter.consumer_group,
+        "first_failure": _iso(letter.first_failure_ms),
+        "last_failure": _iso(letter.last_failure_ms),
+        "age_s": round((now_ms - failed_at) / 1000, 3) if failed_at is not None else None,
+        "host": letter.host,
+        "schema_id": letter.schema_id,
+        "replay_count": letter.replay_count,
+        "key": _text(letter.key),
+        "headers": {name: _text(value) for name, value in letter.headers},
+        "stacktrace": letter.stacktrace,
+    }
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_GAP = 3  # between columns: padding, rule, padding
+_FLEX_WANTED = 32
+_RIGHT_ALIGNED = {"offset", "att", "age"}
+
+
+def fitted_table(title: str, columns: list[tuple[str, int]], rows: list[list[str]],
+                 width: int) -> Table:
+    """One line per row, ``width`` wide at most. ``columns`` are (header, widest before an
+    ellipsis); the one with widest 0 is flexible: it gets the room the others leave, taken
+    first from the widest capped columns (ids, topic names) when the terminal is narrow."""
+    flex = next(i for i, (_, cap) in enumerate(columns) if cap == 0)
+    widths = [min(cap, max([len(header)] + [len(row[i]) for row in rows]))
+              for i, (header, cap) in enumerate(columns)]
+    widest_flex = max([len(columns[flex][0])] + [len(row[flex]) for row in rows])
+
+    def room() -> int:
+        others = sum(w for i, w in enumerate(widths) if i != flex)
+        return width - others - _GAP * (len(widths) - 1)
+
+    for shrinkable in sorted(range(len(widths)), key=lambda i: -widths[i]):
+        short_by = min(_FLEX_WANTED, widest_flex) - room()
+        if short_by <= 0 or shrinkable == flex:
+            continue
+        widths[shrinkable] = max(min(10, widths[shrinkable]), widths[shrinkable] - short_by)
+    widths[flex] = max(12, min(room(), widest_flex))
+    view = Table(title=title, header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
+                 show_edge=False, pad_edge=False)
+    for (header, _), column_width in zip(columns, widths, strict=True):
+        view.add_column(header, width=column_width, no_wrap=True, overflow="ellipsis",
+                        justify="right" if header in _RIGHT_ALIGNED else "left")
+    for row in rows:
+        # Text, not markup: letters carry arbitrary text such as "[x]".
+        view.add_row(*(Text(cell) for cell in row))
+    return view
+
+
+_LETTER_COLUMNS = [("offset", 16), ("message id", 24), ("category", 9), ("error", 0),
+                   ("att", 4), ("original", 30), ("age", 7)]
+
+
+def letters_table(title: str, letters: Iterable[DeadLetterRecord], now: int,
+                  width: int) -> Table:
+    return fitted_table(title, _LETTER_COLUMNS, [_letter_cells(x, now) for x in letters], width)
+
+
+def _letter_cells(letter: DeadLetterRecord, now: int) -> list[str]:
+    error_class = (letter.error_class or "?").rpartition(".")[2]
+    message = letter.error_message.splitlines()[0] if letter.error_message else ""
+    original = (f"{letter.original_topic}[{letter.original_partition}]@"
+                f"{letter.original_offset}" if letter.original_topic else "")
+    failed_at = letter.failed_at_ms
+    return [f"{letter.partition}:{letter.offset}", letter.message_id or "",
+            letter.category or "", f"{error_class}: {message}" if message else error_class,
+            "" if letter.attempts is None else str(letter.attempts), original,
+            short_age((now - failed_at) / 1000) if failed_at is not None else ""]
+
+
+def replay_json(report: ReplayReport) -> dict[str, Any]:
+    return {"topic": report.topic, "group": report.group, "dry_run": report.dry_run,
+            "replayed": report.replayed, "skipped_max_replays": report.skipped_max_replays,
+            "skipped_no_target": report.skipped_no_target, "not_matching": report.not_matching,
+            "unconfirmed_partitions": report.unconfirmed_partitions, "letters": report.letters}
+
+
+def print_replay_summary(report: ReplayReport) -> None:
+    if report.dry_run and report.letters:
+        columns = [("offset", 16), ("message id", 24), ("category", 9), ("error class", 0),
+                   ("to", 30), ("action", 19)]
+        rows = [[f"{e['partition']}:{e['offset']}", e["message_id"] or "", e["category"] or "",
+                 e["error_class"] or "", e["target_topic"] or "", e["action"]]
+                for e in report.letters]
+        console.print(fitted_table("dry run: nothing written, progress not saved", columns,
+                                   rows, console.width))
+    verb = "would replay" if report.dry_run else "replayed"
+    console.print(f"{verb} {report.replayed} letter(s) of {report.topic} "
+                  f"(progress group {report.group}); skipped {report.skipped_max_replays} "
+                  f"over --max-replays and {report.skipped_no_target} without a target; "
+                  f"{report.not_matching} did not match the filters")
+
+
+class ReadProgress:
+    """A progress bar on stderr (so ``--json`` stays clean), gone once the work is done. It
+    satisfies ``dlq_replay.Progress``."""
+
+    def __init__(self, description: str) -> None:
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                             transient=True)
+        self._task = self._bar.add_task(description, total=None)
+        self.completed = 0
+
+    def __enter__(self) -> ReadProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._bar.stop()
+
+    def total(self, letters: int) -> None:
+        self._bar.update(self._task, total=letters)
+
+    def advance(self, letters: int) -> None:
+        self.completed += letters
+        self._bar.advance(self._task, letters)
+
+    def warn(self, text: str) -> None:
+        self._bar.console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
