@@ -40,13 +40,14 @@ class Registered:
 
 
 class RegistryClient:
-    def __init__(self, url: str, *, timeout_s: float = 5.0, unknown_id_ttl_s: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 5.0, unknown_id_ttl_s: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         # Unknown ids are remembered for a while so a burst of bad records is not a burst of
         # requests; not forever, since the id may be registered later (another registry?).
         self._unknown_id_ttl_s = unknown_id_ttl_s
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s,
-                                  transport=httpx.HTTPTransport(retries=1),
+                                  transport=transport or httpx.HTTPTransport(retries=1),
                                   headers={"Accept": f"{MEDIA_V1}, application/json"})
         self._schemas: dict[int, WriterSchema] = {}
         self._unknown_until: dict[int, float] = {}
