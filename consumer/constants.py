@@ -84,3 +84,12 @@ BREAKER_STATE_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 # -- observability settings from the environment ----------------------------------------------
 ENV_LOG_FORMAT = "CONSUMER_LOG_FORMAT"
 ENV_LOG_LEVEL = "CONSUMER_LOG_LEVEL"
+
+# -- dedup and attempt counts in Redis: consumer:{<group>[#shard]}:<kind>:... (redis_keys.py) ---
+REDIS_DEDUP_KIND = "dedup"
+REDIS_ATTEMPTS_KIND = "attempts"
+# A Redis URL with one of these schemes names a Redis Cluster (redis_conn.py).
+REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+# -- idempotency toolkit ----------------------------------------------------------------------
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"

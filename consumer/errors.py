@@ -88,6 +88,17 @@ class RedisUnavailable(TransientError):
     """Raised when Redis cannot be reached: dedup (and so consumption) waits by default."""
 
 
+class RedisCircuitOpen(RedisUnavailable):
+    """Raised by the Redis users (dedup, attempt counts) while their breaker is open: the call
+    fails fast without touching the network; ``retry_in_s`` says when the next probe is due."""
+
+    def __init__(self, breaker: str, retry_in_s: float) -> None:
+        super().__init__(f"{breaker}: circuit open after repeated failures "
+                         f"(next probe in {retry_in_s:.1f}s)")
+        self.breaker = breaker
+        self.retry_in_s = retry_in_s
+
+
 class BreakerOpenError(TransientError):
     """Raised by ``consumer.breaker(name)`` while that breaker is open: no attempt is charged."""
 
