@@ -39,33 +39,35 @@ class LocalHistogram:
     def observe(self, values: Sequence[float]) -> None:
         if not values:
             return
-        bounds = self.bounds
         if len(values) < _SORT_FROM:
-            slots = [bisect_left(bounds, value) for value in values]
-            low, high = min(values), max(values)
+            low, high, total = min(values), max(values), sum(values)
+            slots = [bisect_left(self.bounds, value) for value in values]
             with self._lock:
                 for slot in slots:
                     self._counts[slot] += 1
-                self._add_totals(sum(values), low, high)
+                self._totals(total, low, high)
             return
         ordered = sorted(values)
         size = len(ordered)
+        total = sum(ordered)
         with self._lock:
             counts = self._counts
             start = 0
-            for index, bound in enumerate(bounds):
+            for index, bound in enumerate(self.bounds):
                 end = bisect_right(ordered, bound, start)
                 counts[index] += end - start
                 start = end
                 if start == size:
                     break
             counts[-1] += size - start
-            self._add_totals(sum(ordered), ordered[0], ordered[-1])
+            self._totals(total, ordered[0], ordered[-1])
 
-    def _add_totals(self, total: float, low: float, high: float) -> None:
+    def _totals(self, total: float, low: float, high: float) -> None:
         self._sum += total
-        self._min = min(self._min, low)
-        self._max = max(self._max, high)
+        if low < self._min:
+            self._min = low
+        if high > self._max:
+            self._max = high
 
     def snapshot(self) -> tuple[list[int], float]:
         """Per-bucket (not cumulative) counts and the sum."""
