@@ -1,4 +1,5 @@
-"""A Prometheus histogram aggregated in plain Python lists, for batches of observations.
+"""A Prometheus histogram aggregated in plain Python lists, for batches of observations, and
+the Prometheus reader that exports such histograms through the OpenTelemetry SDK.
 
 A batch is sorted once (in C) and each bucket boundary found by bisection, so a batch of 500
 costs ~0.03 µs per value where OpenTelemetry's ``Histogram.record()`` costs ~8 µs per value
@@ -9,10 +10,20 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from opentelemetry.sdk.metrics.export import HistogramDataPoint
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.util.types import Attributes
+from prometheus_client import CollectorRegistry
 
 # Seconds from 100 µs (a cached lookup) to 60 s (a handler stuck on a dependency timeout).
 SECONDS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -83,3 +94,22 @@ class LocalHistogram:
             attributes=attributes, start_time_unix_nano=start_ns, time_unix_nano=now_ns,
             count=count, sum=total, bucket_counts=counts, explicit_bounds=self.bounds,
             min=low if count else 0.0, max=high if count else 0.0)
+
+
+class ReaderWithHistograms(PrometheusMetricReader):
+    """The SDK's Prometheus reader, plus the locally aggregated histograms in every collection
+    (OpenTelemetry's "metric producer" idea: points made outside the SDK, exported by it)."""
+
+    def __init__(self, produce: Callable[[], list[Metric]], registry: CollectorRegistry) -> None:
+        # Scope labels and target_info would add series and labels CONTRACT.md does not name.
+        super().__init__(disable_target_info=True, scope_info_enabled=False, registry=registry)
+        self._produce = produce
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+                         **kwargs: object) -> None:
+        extra = ResourceMetrics(
+            resource=Resource.get_empty(),
+            scope_metrics=[ScopeMetrics(InstrumentationScope("consumer"), self._produce(), "")],
+            schema_url="")
+        merged = MetricsData(resource_metrics=[*metrics_data.resource_metrics, extra])
+        super()._receive_metrics(merged, timeout_millis, **kwargs)

@@ -15,26 +15,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    Histogram,
-    Metric,
-    MetricsData,
-    ResourceMetrics,
-    ScopeMetrics,
-)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, Metric
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CollectorRegistry
 
 from . import constants as c
 from .errors import ConfigError
-from .histogram import LocalHistogram
+from .histogram import LocalHistogram, ReaderWithHistograms
 
-SCOPE = "consumer"
+SCOPE = "consumer"  # the OpenTelemetry meter and resource name
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
 
@@ -72,8 +63,10 @@ class Metrics:
     def paused_partitions(self, n: int) -> None:
         """Partitions paused for backpressure."""
 
-    def lag(self, partition: int, messages: int, seconds: float) -> None:
-        """Lag of one assigned partition (see ``consumer.lag``)."""
+    def lag(self, partition: int, messages: int, seconds: float | None) -> None:
+        """Lag of one assigned partition (see ``consumer.lag``). ``seconds`` None (the probe
+        could not read the oldest message in time) keeps the last known age: 0 would claim the
+        partition is caught up."""
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
         """Drops the lag series of revoked partitions: another member reports them now."""
@@ -117,7 +110,7 @@ class PrometheusMetrics(Metrics):
         self._processing = LocalHistogram()
         self._end_to_end = LocalHistogram()
         self._started_ns = time.time_ns()
-        self._reader = _ReaderWithHistograms(self._histogram_metrics, self.registry)
+        self._reader = ReaderWithHistograms(self._histogram_metrics, self.registry)
         self._provider = MeterProvider(metric_readers=[self._reader],
                                        resource=Resource.create({"service.name": SCOPE}))
         self._register_instruments()
@@ -139,8 +132,10 @@ class PrometheusMetrics(Metrics):
     def paused_partitions(self, n: int) -> None:
         self._paused = n
 
-    def lag(self, partition: int, messages: int, seconds: float) -> None:
+    def lag(self, partition: int, messages: int, seconds: float | None) -> None:
         with self._lock:
+            if seconds is None:
+                seconds = self._lag.get(partition, (0, 0.0))[1]
             self._lag[partition] = (messages, seconds)
 
     def forget_partitions(self, partitions: Iterable[int]) -> None:
@@ -241,25 +236,6 @@ class PrometheusMetrics(Metrics):
                     (c.METRIC_PROCESSING_SECONDS, "Handler time per message.", self._processing),
                     (c.METRIC_END_TO_END_SECONDS, "Kafka timestamp to done, per message.",
                      self._end_to_end))]
-
-
-class _ReaderWithHistograms(PrometheusMetricReader):
-    """The SDK's Prometheus reader, plus the locally aggregated histograms in every collection
-    (OpenTelemetry's "metric producer" idea: points made outside the SDK, exported by it)."""
-
-    def __init__(self, produce: Callable[[], list[Metric]], registry: CollectorRegistry) -> None:
-        # Scope labels and target_info would add series and labels CONTRACT.md does not name.
-        super().__init__(disable_target_info=True, scope_info_enabled=False, registry=registry)
-        self._produce = produce
-
-    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
-                         **kwargs: object) -> None:
-        extra = ResourceMetrics(
-            resource=Resource.get_empty(),
-            scope_metrics=[ScopeMetrics(InstrumentationScope(SCOPE), self._produce(), "")],
-            schema_url="")
-        merged = MetricsData(resource_metrics=[*metrics_data.resource_metrics, extra])
-        super()._receive_metrics(merged, timeout_millis, **kwargs)
 
 
 def create_metrics(settings: MetricsSettings) -> Metrics:

@@ -27,7 +27,7 @@ def main() -> None:
             committed = reader.committed([TopicPartition(topic, p) for p in range(partitions)],
                                          timeout=10)
             for lag in probe.measure({(topic, tp.partition): tp.offset for tp in committed}):
-                metrics.lag(lag.partition, lag.lag_messages, lag.lag_seconds or 0.0)
+                metrics.lag(lag.partition, lag.lag_messages, lag.lag_seconds)
             health.heartbeat()
             if not announced:
                 print(server.port, flush=True)

@@ -115,6 +115,15 @@ def test_lag_series_are_per_partition_and_go_away_when_revoked(metrics):
         (("group", "billing"), ("partition", "1"), ("topic", "orders")): 0.0}
 
 
+def test_an_unknown_lag_age_keeps_the_last_known_one(metrics):
+    metrics.lag(0, 10, 42.0)
+    metrics.lag(0, 12, None)
+    assert values(metrics, "consumer_lag_seconds") == {
+        (("group", "billing"), ("partition", "0"), ("topic", "orders")): 42.0}
+    assert values(metrics, "consumer_lag_messages") == {
+        (("group", "billing"), ("partition", "0"), ("topic", "orders")): 12}
+
+
 def test_gauges_show_the_latest_value(metrics):
     metrics.in_flight(40)
     metrics.in_flight(12)
