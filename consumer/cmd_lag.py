@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
@@ -17,11 +18,12 @@ from rich.table import Table
 
 from .cli import add_service_options
 from .endpoints import resolve
-from .errors import NotFoundError, ServiceUnavailable
+from .errors import NotFoundError, ServiceUnavailable, UsageError
 from .lag import LagProbe, PartitionKey, PartitionLag
 from .output import console, err_console, print_json
 
 ADMIN_TIMEOUT_S = 10.0
+CONNECTION_PREFIXES = ("security.", "sasl.", "ssl.", "client.dns", "socket.")
 
 
 def _positive_float(text: str) -> float:
@@ -52,18 +54,35 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="seconds between refreshes with --watch (default 5)")
     lag.add_argument("--max-lag", type=_non_negative_int, metavar="N",
                      help="exit 1 when any partition lags by more than N messages")
+    lag.add_argument("-X", "--kafka", action="append", default=[], metavar="KEY=VALUE",
+                     help="a librdkafka connection setting (security.protocol, sasl.*, ssl.*); "
+                          "repeatable")
     add_service_options(lag, "bootstrap")
     lag.set_defaults(func=_run)
+
+
+def connection_settings(items: list[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-X {item!r}: expected KEY=VALUE")
+        if not key.strip().startswith(CONNECTION_PREFIXES):
+            raise UsageError(f"-X {key.strip()}: only connection settings "
+                             f"({', '.join(p + '*' for p in CONNECTION_PREFIXES)}) apply here")
+        settings[key.strip()] = value
+    return settings
 
 
 class GroupLag:
     """Reads a group's committed offsets and measures their lag, again on each ``read()``."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str | None) -> None:
+    def __init__(self, bootstrap: str, group: str, topic: str | None,
+                 connection: Mapping[str, str]) -> None:
         self.group = group
         self.topic = topic
-        self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-        self._probe = LagProbe(bootstrap)
+        self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3, **connection})
+        self._probe = LagProbe(bootstrap, connection)
 
     def close(self) -> None:
         self._probe.close()
@@ -117,7 +136,8 @@ def _offset_or_none(offset: int | None) -> int | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    view = GroupLag(resolve("bootstrap", args.bootstrap), args.group, args.topic)
+    view = GroupLag(resolve("bootstrap", args.bootstrap), args.group, args.topic,
+                    connection_settings(args.kafka))
     try:
         if args.watch:
             return _watch(view, args)

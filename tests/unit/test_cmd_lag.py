@@ -4,7 +4,8 @@ import pytest
 from rich.console import Console
 
 from consumer.cli import main
-from consumer.cmd_lag import _as_json, _table, _verdict, age
+from consumer.cmd_lag import _as_json, _table, _verdict, age, connection_settings
+from consumer.errors import UsageError
 from consumer.lag import PartitionLag
 
 LAGS = [PartitionLag("orders", 0, 3, 10, 7, 125.0), PartitionLag("orders", 1, None, 4, 4, None),
@@ -48,6 +49,22 @@ def test_bad_flags_are_one_line_and_exit_2(bad, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_only_connection_settings_pass_through():
+    assert connection_settings(["security.protocol=SASL_SSL", "sasl.mechanism=PLAIN"]) == {
+        "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN"}
+    with pytest.raises(UsageError, match=r"fetch\.wait\.max\.ms"):
+        connection_settings(["fetch.wait.max.ms=5"])
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        connection_settings(["sasl.mechanism"])
+
+
+def test_a_bad_kafka_setting_is_one_line_and_exit_2(capsys):
+    assert main(["lag", "--group", "g", "--bootstrap", "127.0.0.1:1", "-X", "acks=all"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "consumer lag: error: -X acks: only connection settings (security.*, sasl.*, ssl.*, "
+        "client.dns*, socket.*) apply here"]
 
 
 def test_group_is_required(capsys):
