@@ -34,8 +34,9 @@ _SORT_FROM = 8
 
 
 class LocalHistogram:
-    """Cumulative counts per bucket (the last one is +Inf), their sum, min and max. Bucket ``i``
-    counts values ``<= bounds[i]``, as Prometheus's ``le`` says."""
+    """Counts per bucket (the last one is +Inf), their sum, min and max. Bucket ``i`` counts
+    values ``<= bounds[i]``, as Prometheus's ``le`` says. A negative value (an end-to-end
+    latency under producer clock skew) counts as 0, so the exported sum never goes down."""
 
     def __init__(self, bounds: Sequence[float] = SECONDS_BUCKETS) -> None:
         if list(bounds) != sorted(set(bounds)):
@@ -51,7 +52,11 @@ class LocalHistogram:
         if not values:
             return
         if len(values) < _SORT_FROM:
-            low, high, total = min(values), max(values), sum(values)
+            low, high = min(values), max(values)
+            if low < 0:
+                values = [max(value, 0.0) for value in values]
+                low = 0.0
+            total = sum(values)
             slots = [bisect_left(self.bounds, value) for value in values]
             with self._lock:
                 for slot in slots:
@@ -59,6 +64,8 @@ class LocalHistogram:
                 self._totals(total, low, high)
             return
         ordered = sorted(values)
+        if ordered[0] < 0:
+            ordered = [max(value, 0.0) for value in ordered]
         size = len(ordered)
         total = sum(ordered)
         with self._lock:

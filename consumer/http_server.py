@@ -82,7 +82,10 @@ class MetricsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
-        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        try:
+            server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        except OSError as exc:
+            raise ConfigError(f"metrics port {self.host}:{self.port}: {exc.strerror}") from None
         server.daemon_threads = True
         self._server = server
         self.port = int(server.server_address[1])

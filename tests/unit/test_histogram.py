@@ -32,6 +32,14 @@ def test_a_value_on_a_bound_counts_in_that_bucket_as_le_says():
     assert histogram.snapshot()[0] == [1, 10, 0]
 
 
+@pytest.mark.parametrize("size", [1, 20])
+def test_negative_values_from_clock_skew_count_as_zero(size):
+    histogram = LocalHistogram((1.0,))
+    histogram.observe([-3.0] * size)
+    histogram.observe([0.5])
+    assert histogram.snapshot() == ([size + 1, 0], 0.5)
+
+
 def test_data_point_carries_bounds_count_min_and_max():
     histogram = LocalHistogram((1.0, 2.0))
     histogram.observe([0.5, 3.0])

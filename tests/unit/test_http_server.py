@@ -94,6 +94,13 @@ def test_health_endpoints_turn_503_with_a_reason_and_back(served):
     assert httpx.get(f"{url}/healthz").status_code == 200
 
 
+def test_a_taken_port_is_a_config_error(served):
+    url, metrics, health, _ = served
+    taken = int(url.rsplit(":", 1)[1])
+    with pytest.raises(ConfigError, match=str(taken)):
+        MetricsServer(metrics.registry, health, host="127.0.0.1", port=taken).start()
+
+
 def test_unknown_paths_are_404(served):
     url, _, _, _ = served
     assert httpx.get(f"{url}/nope").status_code == 404
