@@ -9,15 +9,15 @@ crash-looping the group.
 
 One key per id, ``consumer:{<group>[#shard]}:attempts:<digest>``, hash-tagged like the dedup
 keys of the same id (pass the dedup store's ``shards``), expiring ``ttl_s`` after its last
-increment. All commands of a batch go out in one pipeline (one round trip); multi-key commands
-are split per shard so each stays in one cluster slot. Redis errors become
-``RedisUnavailable`` through the breaker, which the runtime may share with its ``DedupStore``.
+increment. All commands of a batch go out in one pipeline: one round trip (on a cluster, one
+per node concerned, sent together), with single-key commands only, which a cluster pipeline
+accepts whatever slots the keys are in. Redis errors become ``RedisUnavailable`` through the
+breaker, which the runtime may share with its ``DedupStore``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from .errors import ConfigError
 from .redis_breaker import RedisBreaker
@@ -47,7 +47,7 @@ class AttemptStore:
 
         def run() -> list[int]:
             pipe = self._connected().pipeline(transaction=False)
-            for _, key in self._keyed(ids):
+            for key in self._keys_of(ids):
                 pipe.incr(key)
                 pipe.pexpire(key, self._ttl_ms)
             return [int(count) for count in pipe.execute()[::2]]
@@ -60,17 +60,24 @@ class AttemptStore:
             return []
 
         def run() -> list[int]:
-            counts = [0] * len(ids)
-            for positions, values in self._per_shard(self._keyed(ids), "mget"):
-                for position, value in zip(positions, values, strict=True):
-                    counts[position] = int(value) if value is not None else 0
-            return counts
+            pipe = self._connected().pipeline(transaction=False)
+            for key in self._keys_of(ids):
+                pipe.get(key)
+            return [int(value) if value is not None else 0 for value in pipe.execute()]
 
         return self.breaker.call(run)
 
     def clear(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.breaker.call(lambda: self._per_shard(self._keyed(ids), "delete"))
+        if not ids:
+            return
+
+        def run() -> None:
+            pipe = self._connected().pipeline(transaction=False)
+            for key in self._keys_of(ids):
+                pipe.delete(key)
+            pipe.execute()
+
+        self.breaker.call(run)
 
     def close(self) -> None:
         if self._url is not None and self._client is not None:
@@ -83,22 +90,9 @@ class AttemptStore:
             self._client = connect(self._url)
         return self._client
 
-    def _keyed(self, ids: Sequence[str]) -> list[tuple[int, str]]:
-        """(shard, key) of each id."""
-        keyed = []
+    def _keys_of(self, ids: Sequence[str]) -> list[str]:
+        keys = []
         for message_id in ids:
             digest = id_digest(id_bytes(message_id))
-            shard = self._keys.shard_of(digest)
-            keyed.append((shard, self._keys.attempts(shard, digest)))
-        return keyed
-
-    def _per_shard(self, keyed: list[tuple[int, str]], command: str) -> list[tuple[list[int], Any]]:
-        """Runs the multi-key ``command`` once per shard, all in one pipeline; returns
-        (positions in ``keyed``, reply) per shard."""
-        by_shard: dict[int, list[int]] = {}
-        for position, (shard, _) in enumerate(keyed):
-            by_shard.setdefault(shard, []).append(position)
-        pipe = self._connected().pipeline(transaction=False)
-        for positions in by_shard.values():
-            getattr(pipe, command)(*[keyed[p][1] for p in positions])
-        return list(zip(by_shard.values(), pipe.execute(), strict=True))
+            keys.append(self._keys.attempts(self._keys.shard_of(digest), digest))
+        return keys

@@ -1,4 +1,4 @@
-"""The dedup store's arithmetic and API edges; behaviour against Redis is in
+"""The dedup store's bucket arithmetic, settings and API edges; behaviour against Redis is in
 tests/integration/test_dedup_*.py."""
 
 from __future__ import annotations
@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.dedup import (
-    DedupCounters,
-    DedupSettings,
-    DedupStore,
-    bucket_expires_at,
-    bucket_of,
-    lookup_buckets,
-)
+from consumer.dedup import DedupCounters, DedupStore
+from consumer.dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
 from consumer.errors import ConfigError, RedisCircuitOpen, RedisUnavailable
 from consumer.redis_breaker import BreakerSettings, RedisBreaker
 

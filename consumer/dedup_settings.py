@@ -1,0 +1,74 @@
+"""Settings of the dedup stage and the time-bucket arithmetic of its Redis sets.
+
+An id recorded at time t goes into the set of bucket ``floor(t / bucket_s)``, which expires a
+window (plus skew) after the bucket ends; a lookup at time ``now`` asks every bucket from
+``now - window_s - skew`` to ``now + skew``. So an id is reported seen for at least
+``window_s`` after it was recorded, by members whose clocks differ by up to ``clock_skew_s``,
+and for at most ``window_s + bucket_s + 2 * clock_skew_s``. More buckets per window mean less
+overshoot (memory) but more SMISMEMBER commands per lookup (one per bucket and shard).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .redis_keys import GroupKeys
+
+MAX_BUCKETS_PER_WINDOW = 1000
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    group: str
+    window_s: float = 3600.0
+    buckets_per_window: int = 12
+    bloom_capacity: int = 1_000_000        # ids expected per window (per generation)
+    bloom_error_rate: float = 0.001
+    shards: int = 1                        # hash tags a group's ids spread over (redis_keys)
+    snapshot_interval_s: float = 60.0
+    clock_skew_s: float = 1.0
+    log_read_count: int = 200              # record-log entries (recorded batches) per read
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0:
+            raise ConfigError("the dedup window must be positive")
+        if not 1 <= self.buckets_per_window <= MAX_BUCKETS_PER_WINDOW:
+            raise ConfigError(f"dedup buckets per window: 1 to {MAX_BUCKETS_PER_WINDOW}")
+        if self.bloom_capacity < 1 or not 0 < self.bloom_error_rate < 1:
+            raise ConfigError("Bloom filter: capacity >= 1 and 0 < error rate < 1")
+        if self.snapshot_interval_s <= 0 or self.clock_skew_s < 0 or self.log_read_count < 1:
+            raise ConfigError("dedup: snapshot interval > 0, clock skew >= 0, read count >= 1")
+        GroupKeys(self.group, self.shards)
+
+    @property
+    def bucket_s(self) -> float:
+        return self.window_s / self.buckets_per_window
+
+    @property
+    def retention_s(self) -> float:
+        """How long the Bloom filter keeps a key, and the log and snapshot keys live after
+        their last write: longer than any id set they describe."""
+        return self.window_s + self.bucket_s + 2 * self.clock_skew_s
+
+    @property
+    def fingerprint(self) -> str:
+        """Filters with the same fingerprint have the same bit layout: snapshots fit."""
+        return f"c{self.bloom_capacity}-e{self.bloom_error_rate!r}"
+
+
+def bucket_of(t: float, settings: DedupSettings) -> int:
+    return math.floor(t / settings.bucket_s)
+
+
+def lookup_buckets(now: float, settings: DedupSettings) -> range:
+    """Every bucket an id recorded less than a window ago may sit in, by a clock up to
+    ``clock_skew_s`` off from ours either way."""
+    return range(bucket_of(now - settings.window_s - settings.clock_skew_s, settings),
+                 bucket_of(now + settings.clock_skew_s, settings) + 1)
+
+
+def bucket_expires_at(bucket: int, settings: DedupSettings) -> float:
+    """When a bucket's set may go: a window (plus skew) after the bucket's last moment."""
+    return (bucket + 1) * settings.bucket_s + settings.window_s + settings.clock_skew_s
