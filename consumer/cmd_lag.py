@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if value <= 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
 
@@ -43,8 +44,11 @@ def _non_negative_int(text: str) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    lag = commands.add_parser("lag", help="per-partition lag of a consumer group",
-                              description=__doc__)
+    lag = commands.add_parser(
+        "lag", help="per-partition lag of a consumer group",
+        description="Per-partition committed offset, high watermark and lag (messages, and "
+                    "seconds: the age of the oldest message not yet done) of any consumer "
+                    "group, read from the broker; the group need not be running.")
     lag.add_argument("--group", required=True, help="the consumer group")
     lag.add_argument("--topic", help="only this topic (default: every topic the group uses)")
     lag.add_argument("--json", action="store_true", help="print JSON (one line per refresh "

@@ -42,7 +42,8 @@ def test_table_fits_an_80_column_terminal():
     assert "2m 05s" in text and "total lag 11 messages" in text
 
 
-@pytest.mark.parametrize("bad", [["--max-lag", "-1"], ["--max-lag", "x"], ["--interval", "0"]])
+@pytest.mark.parametrize("bad", [["--max-lag", "-1"], ["--max-lag", "x"], ["--interval", "0"],
+                                 ["--interval", "inf"], ["--interval", "nan"]])
 def test_bad_flags_are_one_line_and_exit_2(bad, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["lag", "--group", "g", "--bootstrap", "127.0.0.1:1", *bad])
