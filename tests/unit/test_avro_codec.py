@@ -114,6 +114,14 @@ def test_corrupt_bytes_are_decode_errors(registry, mangle):
         AvroDecoder(registry).decode(mangle(frame(2, V2, ORDER_V2)))
 
 
+def test_truncated_bytes_are_caught_even_in_fields_the_reader_skips(registry):
+    # coupon_code is last and v2-only: a v1 reader skips it, and fastavro alone would not see
+    # that the value ends inside it.
+    payload = frame(2, V2, ORDER_V2)
+    with pytest.raises(DecodeError, match="past the end"):
+        AvroDecoder(registry, V1).decode(payload[:-3])
+
+
 def test_v2_records_read_with_a_v1_reader(registry):
     record, schema_id = AvroDecoder(registry, V1).decode(frame(2, V2, ORDER_V2))
     assert schema_id == 2
