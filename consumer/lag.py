@@ -13,15 +13,20 @@ runtime has paused librdkafka's own figures go stale, so neither is trusted firs
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from .errors import ServiceUnavailable
+from .metrics import Metrics
 
 DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_REFRESH_S = 5.0  # the issue asks for lag at most 5 s old
+log = logging.getLogger(__name__)
 PartitionKey = tuple[str, int]
 
 
@@ -150,3 +155,46 @@ class LagProbe:
         except KafkaException as exc:
             raise ServiceUnavailable(f"cannot read the end of {key[0]}/{key[1]}: {exc}") from exc
         return int(low), int(high)
+
+
+class LagReporter:
+    """Keeps a process's lag gauges fresh: every ``interval_s`` (first at once) it measures the
+    partitions ``assigned()`` returns (partition -> committed offset, None when none yet) on its
+    own thread, and drops the series of partitions no longer returned. The probe is used from
+    that thread only; a broker that does not answer leaves the last figures and is retried."""
+
+    def __init__(self, probe: LagProbe, metrics: Metrics, topic: str,
+                 assigned: Callable[[], Mapping[int, int | None]],
+                 interval_s: float = DEFAULT_REFRESH_S) -> None:
+        self._probe = probe
+        self._metrics = metrics
+        self._topic = topic
+        self._assigned = assigned
+        self._interval_s = interval_s
+        self._reported: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-reporter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def refresh(self) -> None:
+        committed = dict(self._assigned())
+        lags = self._probe.measure({(self._topic, p): offset for p, offset in committed.items()})
+        for lag in lags:
+            self._metrics.lag(lag.partition, lag.lag_messages, lag.lag_seconds)
+        self._metrics.forget_partitions(self._reported - committed.keys())
+        self._reported = set(committed)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except (ServiceUnavailable, KafkaException) as exc:
+                log.warning("lag not refreshed: %s", exc)
+            if self._stop.wait(self._interval_s):
+                return

@@ -4,10 +4,13 @@ import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from consumer import lag as lag_module
 from consumer.errors import ServiceUnavailable
-from consumer.lag import LagProbe, PartitionLag, lag_seconds
+from consumer.lag import LagProbe, LagReporter, PartitionLag, lag_seconds
+from consumer.metrics import MetricsSettings, PrometheusMetrics
 
 
 class FakeMessage:
@@ -121,3 +124,54 @@ def test_all_brokers_down_is_service_unavailable(probe):
 def test_a_message_stamped_in_the_future_reads_as_no_age():
     assert lag_seconds(int(time.time() * 1000) + 60_000, time.time()) == 0.0
     assert lag_seconds(1_000, 31.0) == 30.0
+
+
+class CannedProbe:
+    def __init__(self) -> None:
+        self.asked: list[dict] = []
+
+    def measure(self, committed):
+        self.asked.append(dict(committed))
+        if not committed:
+            return []
+        return [PartitionLag(topic, partition, offset, 100, 100 - (offset or 0), 1.5)
+                for (topic, partition), offset in committed.items()]
+
+
+def lag_series(metrics) -> dict[str, float]:
+    return {sample.labels["partition"]: sample.value
+            for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+            for sample in family.samples if sample.name == "consumer_lag_messages"}
+
+
+def test_the_reporter_sets_assigned_partitions_and_drops_revoked_ones():
+    metrics = PrometheusMetrics(MetricsSettings("orders", "billing"))
+    assignment = {0: 40, 1: None}
+    reporter = LagReporter(CannedProbe(), metrics, "orders", lambda: assignment)
+    reporter.refresh()
+    assert lag_series(metrics) == {"0": 60, "1": 100}
+    assignment = {1: 90}
+    reporter.refresh()
+    assert lag_series(metrics) == {"1": 10}
+    metrics.close()
+
+
+def test_the_reporter_thread_refreshes_at_once_and_keeps_going_after_a_broker_error():
+    class FlakyProbe(CannedProbe):
+        def measure(self, committed):
+            if len(self.asked) == 1:
+                self.asked.append({})
+                raise ServiceUnavailable("the broker does not answer")
+            return super().measure(committed)
+
+    metrics = PrometheusMetrics(MetricsSettings("orders", "billing"))
+    probe = FlakyProbe()
+    reporter = LagReporter(probe, metrics, "orders", lambda: {0: 99}, interval_s=0.01)
+    reporter.start()
+    deadline = time.monotonic() + 10
+    while len(probe.asked) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reporter.stop()
+    assert len(probe.asked) >= 3
+    assert lag_series(metrics) == {"0": 1}
+    metrics.close()
