@@ -63,29 +63,27 @@ def now_ms() -> int:
 
 _GAP = 3  # between columns: padding, rule, padding
 _FLEX_WANTED = 32
+_NARROWEST = 10
 _RIGHT_ALIGNED = {"offset", "att", "age"}
 
 
-def fitted_table(title: str, columns: list[tuple[str, int]], rows: list[list[str]],
+def fitted_table(title: str, columns: list[tuple[str, int | None]], rows: list[list[str]],
                  width: int) -> Table:
-    """One line per row, ``width`` wide at most. ``columns`` are (header, widest before an
-    ellipsis); the one with widest 0 is flexible: it gets the room the others leave, taken
-    first from the widest capped columns (ids, topic names) when the terminal is narrow."""
-    flex = next(i for i, (_, cap) in enumerate(columns) if cap == 0)
-    widths = [min(cap, max([len(header)] + [len(row[i]) for row in rows]))
-              for i, (header, cap) in enumerate(columns)]
-    widest_flex = max([len(columns[flex][0])] + [len(row[flex]) for row in rows])
-
-    def room() -> int:
-        others = sum(w for i, w in enumerate(widths) if i != flex)
-        return width - others - _GAP * (len(widths) - 1)
-
-    for shrinkable in sorted(range(len(widths)), key=lambda i: -widths[i]):
-        short_by = min(_FLEX_WANTED, widest_flex) - room()
-        if short_by <= 0 or shrinkable == flex:
-            continue
-        widths[shrinkable] = max(min(10, widths[shrinkable]), widths[shrinkable] - short_by)
-    widths[flex] = max(12, min(room(), widest_flex))
+    """One line per row, ``width`` wide at most. ``columns`` are (header, width it may be cut
+    to): None for never (short fixed columns), 0 for the flexible one (the error). When the
+    terminal is too narrow, the long columns are cut to their width first, then the flexible
+    one to a readable width, then the long ones further, then the flexible one to its
+    minimum; every cut ends in an ellipsis."""
+    widths = [max([len(header)] + [len(row[i]) for row in rows])
+              for i, (header, _) in enumerate(columns)]
+    flex = next(i for i, (_, cut_to) in enumerate(columns) if cut_to == 0)
+    long = [i for i, (_, cut_to) in enumerate(columns) if cut_to]
+    excess = sum(widths) + _GAP * (len(widths) - 1) - width
+    for index, floor in ([(i, columns[i][1] or 0) for i in long] + [(flex, _FLEX_WANTED)]
+                         + [(i, _NARROWEST) for i in long] + [(flex, 12)]):
+        cut = max(0, min(excess, widths[index] - floor))
+        widths[index] -= cut
+        excess -= cut
     view = Table(title=title, header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
                  show_edge=False, pad_edge=False)
     for (header, _), column_width in zip(columns, widths, strict=True):
@@ -97,8 +95,9 @@ def fitted_table(title: str, columns: list[tuple[str, int]], rows: list[list[str
     return view
 
 
-_LETTER_COLUMNS = [("offset", 16), ("message id", 24), ("category", 9), ("error", 0),
-                   ("att", 4), ("original", 30), ("age", 7)]
+_LETTER_COLUMNS: list[tuple[str, int | None]] = [
+    ("offset", None), ("message id", 24), ("category", None), ("error", 0), ("att", None),
+    ("original", 30), ("age", None)]
 
 
 def letters_table(title: str, letters: Iterable[DeadLetterRecord], now: int,
@@ -127,8 +126,9 @@ def replay_json(report: ReplayReport) -> dict[str, Any]:
 
 def print_replay_summary(report: ReplayReport) -> None:
     if report.dry_run and report.letters:
-        columns = [("offset", 16), ("message id", 24), ("category", 9), ("error class", 0),
-                   ("to", 30), ("action", 19)]
+        columns: list[tuple[str, int | None]] = [
+            ("offset", None), ("message id", 24), ("category", None), ("error class", 0),
+            ("to", 30), ("action", None)]
         rows = [[f"{e['partition']}:{e['offset']}", e["message_id"] or "", e["category"] or "",
                  e["error_class"] or "", e["target_topic"] or "", e["action"]]
                 for e in report.letters]

@@ -32,7 +32,9 @@ def open_consumer(bootstrap: str, group: str, kafka: Mapping[str, Any] | None = 
     caller commits); being assigned partitions, it never joins the group."""
     return Consumer({**(kafka or {}), "bootstrap.servers": bootstrap, "group.id": group,
                      "enable.auto.commit": False, "enable.auto.offset.store": False,
-                     "auto.offset.reset": "earliest"})
+                     "auto.offset.reset": "earliest",
+                     # Reading to the end: an empty partition should answer fast.
+                     "fetch.wait.max.ms": 100})
 
 
 def partitions_of(consumer: Consumer, topic: str, timeout_s: float = 10.0) -> list[int]:
