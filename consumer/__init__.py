@@ -3,5 +3,6 @@ circuit breakers and a dead-letter topic. Handlers import what they need from he
 
 from .breaker import breaker
 from .errors import PermanentError, TransientError
+from .message import Message
 
-__all__ = ["PermanentError", "TransientError", "breaker"]
+__all__ = ["Message", "PermanentError", "TransientError", "breaker"]

@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from .errors import ConsumerError
 
-COMMAND_MODULES = ("cmd_dev", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce",
+COMMAND_MODULES = ("cmd_dev", "cmd_run", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce",
                    "cmd_dlq")
 
 

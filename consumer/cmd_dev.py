@@ -9,7 +9,7 @@ from .devstack import DevStack
 from .output import console, print_json, table
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     dev = commands.add_parser("dev", help="the embedded stack: broker, Redis, schema registry")
     actions = dev.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start it (idempotent) and print the addresses")

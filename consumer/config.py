@@ -209,6 +209,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         elif opt.choices:
             kwargs["choices"] = opt.choices
         parser.add_argument(f"--{opt.flag}", dest=opt.attr, **kwargs)
+    parser.add_argument("-X", "--kafka", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka setting, like the TOML [kafka] table (repeatable)")
 
 
 def _parse(opt: Option, raw: Any, source: str) -> Any:
@@ -262,6 +264,11 @@ def load_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None
         elif opt.toml_key in toml:
             values[opt.attr] = _parse(opt, toml[opt.toml_key], f"{args.config}: {opt.toml_key}")
 
+    for item in getattr(args, "kafka", None) or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"-X {item!r}: expected KEY=VALUE")
+        tables["kafka"][key.strip()] = value
     _resolve_services(values)
     missing = [f"--{o.flag}" for o in OPTIONS if o.attr in ("topic", "group", "handler")
                and not values.get(o.attr)]

@@ -29,7 +29,8 @@ def consumer_config(bootstrap: str, group: str, overrides: Mapping[str, str]) ->
         "client.id": client_id("run"),
         "enable.auto.commit": True,
         "enable.auto.offset.store": False,
-        "auto.commit.interval.ms": 1000,
+        # Short: after a crash, work done since the last commit is handled again.
+        "auto.commit.interval.ms": 200,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         # Bounds librdkafka's own prefetch buffer, which sits outside --max-buffered.

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import enum
 import time
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .constants import CATEGORY_DATA, CATEGORY_HANDLER, CATEGORY_TRANSIENT
 from .errors import BreakerOpenError, CrashLoopError, PermanentError, TransientError
+from .retry import BackoffPolicy
 
-STACKTRACE_LIMIT_CHARS = 8192
 DEFAULT_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError,
                                                        ConnectionError)
 
@@ -35,19 +34,6 @@ class Failure:
     first_failure_s: float
     last_failure_s: float
 
-    @property
-    def error_class(self) -> str:
-        cls = type(self.error)
-        return cls.__qualname__ if cls.__module__ == "builtins" else \
-            f"{cls.__module__}.{cls.__qualname__}"
-
-    @property
-    def stacktrace(self) -> str:
-        text = "".join(traceback.format_exception(self.error))
-        # The innermost frames say most about the failure: keep the end.
-        return text if len(text) <= STACKTRACE_LIMIT_CHARS else \
-            "...\n" + text[-STACKTRACE_LIMIT_CHARS:]
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -56,12 +42,10 @@ class Decision:
 
 
 class OutcomePolicy:
-    def __init__(self, *, max_attempts: int, backoff_s: Callable[[int], float],
-                 retry_max_elapsed_s: float | None = None,
+    def __init__(self, *, max_attempts: int, backoff: BackoffPolicy,
                  error_classes: Mapping[str, str] | None = None) -> None:
         self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
-        self._retry_max_elapsed_s = retry_max_elapsed_s
+        self._backoff = backoff
         self._error_classes = dict(error_classes or {})
 
     def category(self, error: BaseException) -> str:
@@ -94,9 +78,9 @@ class OutcomePolicy:
             failure.category, failure.error, failure.last_failure_s = category, error, now
         attempt: int = message.attempt  # type: ignore[attr-defined]
         if category == CATEGORY_TRANSIENT:
-            elapsed = now - failure.first_failure_s
-            if self._retry_max_elapsed_s is None or elapsed < self._retry_max_elapsed_s:
-                return Decision(Verdict.RETRY, self._backoff_s(attempt))
+            delay_s = self._backoff.next_delay_s(attempt, now - failure.first_failure_s)
+            if delay_s is not None:
+                return Decision(Verdict.RETRY, delay_s)
         elif category == CATEGORY_HANDLER and attempt < self._max_attempts:
-            return Decision(Verdict.RETRY, self._backoff_s(attempt))
+            return Decision(Verdict.RETRY, self._backoff.delay_s(attempt))
         return Decision(Verdict.DEAD_LETTER)

@@ -1,0 +1,56 @@
+"""Assembling a ``Runtime`` from ``Settings``: each stage built once, at start-up, where a bad
+setting or an absent service is still a clear error rather than a failure mid-stream."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer
+
+from .config import Settings
+from .deadletters import DeadLetters
+from .decode import Decoder, ValueDecoder, bytes_decoder, json_decoder
+from .dispatch import Dispatcher, lane_of
+from .duplicates import DuplicateFilter
+from .errors import ConfigError
+from .executor import AsyncExecutor, ThreadExecutor
+from .handler import load_handler
+from .kafka import admin, consumer_config, partition_count
+from .outcome import OutcomePolicy
+from .retry import BackoffPolicy
+from .runtime import Runtime
+
+
+def value_decoder(settings: Settings) -> ValueDecoder:
+    if settings.value_format == "json":
+        return json_decoder
+    if settings.value_format == "bytes":
+        return bytes_decoder
+    raise ConfigError(f"--value-format {settings.value_format} is not available yet")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    handler = load_handler(settings.handler)
+    if partition_count(admin(settings.bootstrap, settings.kafka), settings.topic) is None:
+        raise ConfigError(f"topic {settings.topic!r} does not exist on {settings.bootstrap}")
+    policy = OutcomePolicy(
+        max_attempts=settings.max_attempts,
+        backoff=BackoffPolicy(initial_backoff_ms=settings.retry_backoff_ms,
+                              max_backoff_ms=settings.retry_backoff_max_ms,
+                              max_elapsed_s=settings.retry_max_elapsed_s),
+        error_classes=settings.error_classes)
+    executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
+    executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
+                              settings.concurrency)
+    decoder = Decoder(settings.topic, value_decoder(settings), lane_of(settings.ordering),
+                      settings.id_header, settings.id_field)
+    duplicates = None
+    if settings.dedup:
+        from .dedup import DedupStore
+
+        store = DedupStore.from_settings(settings)
+        duplicates = DuplicateFilter(store, settings.redis_down == "continue")
+    dead_letters = DeadLetters(bootstrap=settings.bootstrap, overrides=dict(settings.kafka),
+                               topic=settings.dlq_topic, source=settings.topic,
+                               group=settings.group)
+    consumer = Consumer(consumer_config(settings.bootstrap, settings.group, settings.kafka))
+    return Runtime(settings, consumer=consumer, decoder=decoder, executor=executor,
+                   duplicates=duplicates, dead_letters=dead_letters, policy=policy)

@@ -1,0 +1,26 @@
+"""``consumer run``: one long-running member of a consumer group for one topic."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .config import add_arguments, load_settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    run = commands.add_parser(
+        "run", help="consume a topic with a handler, at least once",
+        description="Runs one member of a consumer group for one topic. "
+                    "Settings: flags > CONSUMER_* env > --config TOML > defaults.")
+    add_arguments(run)
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .app import build_runtime
+
+    settings = load_settings(args)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return build_runtime(settings).run()

@@ -1,0 +1,108 @@
+"""Stage 6 (outcome): carries out decisions on the poll thread. A message's offset completes
+only once its outcome is durable: its done mark in Redis, or its dead letter acknowledged by
+the broker. Then the partition's commit position may move, and is stored for the committer."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicPartition
+
+from .errors import RedisUnavailable
+from .outcome import Verdict
+
+log = logging.getLogger(__name__)
+
+
+class Completion:
+    def __init__(self, *, consumer: Any, executor: Any, duplicates: Any, dead_letters: Any,
+                 policy: Any) -> None:
+        self._consumer = consumer
+        self._executor = executor
+        self._duplicates = duplicates      # DuplicateFilter, or None with --no-dedup
+        self._dead_letters = dead_letters
+        self._policy = policy
+        self._to_record: list[Any] = []
+        self.counts: Counter[str] = Counter()
+        self.finished: list[Any] = []      # settled since the metrics stage last looked
+
+    def settle(self) -> None:
+        """Drains the handlers' results and makes their outcomes durable."""
+        results = self._executor.results
+        to_record = self._to_record
+        while results:
+            message, verdict = results.popleft()
+            if verdict is Verdict.DONE:
+                if self._duplicates is None:
+                    self.finish(message, Verdict.DONE)
+                else:
+                    to_record.append(message)
+            elif verdict is Verdict.DEAD_LETTER:
+                self.dead_letter(message)
+            else:
+                self.counts[verdict.value] += 1
+        if to_record:
+            self._record()
+        self._dead_letters.poll()
+
+    def _record(self) -> None:
+        try:
+            self._duplicates.record(self._to_record)
+        except RedisUnavailable:
+            return  # kept: recorded (and so completed) once Redis answers again
+        recorded, self._to_record = self._to_record, []
+        for message in recorded:
+            self.finish(message, Verdict.DONE)
+
+    def data_errors(self, failures: Sequence[tuple[Any, BaseException]]) -> None:
+        for message, error in failures:
+            self._policy.decide(message, error)   # records the failure on the message
+            self.dead_letter(message)
+
+    def duplicates(self, messages: list[Any]) -> None:
+        for message in messages:
+            self.finish(message, Verdict.DUPLICATE)
+
+    def dead_letter(self, message: Any) -> None:
+        def acknowledged(error: Exception | None) -> None:
+            if error is None:
+                self.finish(message, Verdict.DEAD_LETTER)
+            else:  # nothing is committed for it; it goes again
+                log.warning("dead letter for %r not acknowledged (%s): retrying", message, error)
+                self._dead_letters.send(message, acknowledged)
+
+        self._dead_letters.send(message, acknowledged)
+
+    def finish(self, message: Any, verdict: Verdict) -> None:
+        tracker = message.tracker
+        if tracker.active:
+            tracker.complete(message.offset)
+        self.counts[verdict.value] += 1
+        self.finished.append(message)
+        if self._duplicates is not None and verdict is not Verdict.DUPLICATE:
+            follow = self._duplicates.settled(message, succeeded=verdict is Verdict.DONE)
+            if verdict is Verdict.DONE:
+                self.duplicates(follow)
+            elif follow:
+                self._executor.submit(follow)
+
+    @property
+    def pending_records(self) -> int:
+        return len(self._to_record)
+
+    def store_offsets(self, trackers: dict[int, Any]) -> list[TopicPartition]:
+        """Hands the moved commit positions to librdkafka's committer."""
+        moved = [t for t in trackers.values() if t.dirty and t.active]
+        if not moved:
+            return []
+        offsets = [TopicPartition(t.topic, t.partition, t.position) for t in moved]
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:  # a partition revoked under us: its owner reads on
+            log.debug("store_offsets %s: %s", offsets, exc)
+        for tracker in moved:
+            tracker.dirty = False
+        return offsets

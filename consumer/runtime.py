@@ -1,0 +1,164 @@
+"""The runtime of ``consumer run``: one member of a consumer group for one topic.
+
+``Runtime._step`` is the pipeline's table of contents. The poll thread owns the Kafka
+consumer and every stage but the handler calls, which run on the executor (threads for sync
+handlers, an event loop for async ones), so a slow handler never holds the poll loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from .completion import Completion
+from .config import Settings
+from .decode import Decoder
+from .errors import RedisUnavailable
+from .flow import Flow
+from .offsets import PartitionTracker
+from .rebalance import Rebalancer
+
+log = logging.getLogger(__name__)
+
+BUSY_POLL_S = 0.005    # work in memory: come back soon to settle outcomes
+IDLE_POLL_S = 0.2
+HELD_RETRY_S = 1.0     # how often records waiting for the registry are decoded again
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, consumer: Consumer, decoder: Decoder,
+                 executor: Any, duplicates: Any, dead_letters: Any, policy: Any) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.decoder = decoder
+        self.executor = executor
+        self.duplicates = duplicates
+        self.trackers: dict[int, PartitionTracker] = {}
+        self.flow = Flow(consumer, settings.topic)
+        self.completion = Completion(consumer=consumer, executor=executor,
+                                     duplicates=duplicates, dead_letters=dead_letters,
+                                     policy=policy)
+        self.rebalancer = Rebalancer(self)
+        self.joined = False
+        self.stopping = threading.Event()
+        self._unadmitted: list[Any] = []   # decoded, waiting for Redis to check them
+        self._held_retry_at = 0.0
+
+    # -- the pipeline --------------------------------------------------------------------
+    def _step(self) -> None:
+        """poll -> decode/validate -> dedup -> dispatch -> handler -> outcome."""
+        raws = self._poll()                                          # poll
+        if raws:
+            messages, failures = self.decoder.decode(raws, self.trackers)   # decode/validate
+            self.completion.data_errors(failures)                 # bad data: dead-letter
+            self._admit(messages)                                 # dedup -> dispatch
+        elif self._unadmitted:
+            self._admit([])
+        self._retry_held()
+        self.completion.settle()                                  # handler -> outcome
+        self.completion.store_offsets(self.trackers)              # commit (background)
+        self._regulate()                                          # pause | resume
+
+    def _poll(self) -> list[Any]:
+        buffered = self.buffered
+        room = self.settings.max_buffered - buffered
+        count = min(self.settings.batch_size, room) if room > 0 else 1
+        return self.consumer.consume(count, BUSY_POLL_S if buffered else IDLE_POLL_S)
+
+    def _admit(self, messages: list[Any]) -> None:
+        if self.duplicates is None:
+            self.executor.submit(messages)
+            return
+        batch = self._unadmitted + messages if self._unadmitted else messages
+        try:
+            fresh, duplicates = self.duplicates.admit(batch)
+        except RedisUnavailable:
+            self._unadmitted = batch
+            return
+        self._unadmitted = []
+        self.completion.duplicates(duplicates)
+        if fresh:
+            self.executor.submit(fresh)
+
+    def _retry_held(self) -> None:
+        if not self.decoder.held or time.monotonic() < self._held_retry_at:
+            return
+        self._held_retry_at = time.monotonic() + HELD_RETRY_S
+        messages, failures = self.decoder.retry_held()
+        self.completion.data_errors(failures)
+        if messages:
+            self._admit(messages)
+
+    def _regulate(self) -> None:
+        buffered, bound = self.buffered, self.settings.max_buffered
+        flow = self.flow
+        if "buffer" in flow.reasons:
+            flow.hold("buffer", buffered > bound // 2)
+        else:
+            flow.hold("buffer", buffered >= bound)
+        flow.hold("breaker", self.executor.gated())
+        flow.hold("registry", bool(self.decoder.held))
+        if self.duplicates is not None:
+            flow.hold("redis", self.duplicates.redis_down and self.settings.redis_down == "pause")
+
+    @property
+    def buffered(self) -> int:
+        """Messages in memory: taken in and not settled (queued, running, retrying, waiting)."""
+        return sum(len(t) for t in self.trackers.values())
+
+    # -- partitions ----------------------------------------------------------------------
+    def start_offsets(self, consumer: Consumer, partitions: list[TopicPartition]
+                      ) -> list[TopicPartition]:
+        """Where newly assigned partitions start: their committed offsets (librdkafka's
+        default when left unset)."""
+        return partitions
+
+    def discard(self, keep: Callable[[Any], bool]) -> None:
+        """Forgets buffered work ``keep`` rejects, wherever it waits; first copies of an id
+        among it hand their turn to a later copy."""
+        for message in self.executor.drop(keep):
+            if self.duplicates is not None:
+                self.executor.submit(self.duplicates.settled(message, succeeded=False))
+        self.decoder.drop_held(keep)
+        self._unadmitted = [m for m in self._unadmitted if keep(m)]
+        if self.duplicates is not None:
+            self.duplicates.drop(keep)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        rb = self.rebalancer
+        self.consumer.subscribe([self.settings.topic], on_assign=rb.on_assign,
+                                on_revoke=rb.on_revoke, on_lost=rb.on_lost)
+        self.executor.start()
+        try:
+            while not self.stopping.is_set():
+                self._step()
+            log.info("stopping: draining for up to %.0fs", self.settings.shutdown_timeout_s)
+            self.flow.hold("shutdown", True)
+            rb.let_go(set(self.trackers), self.settings.shutdown_timeout_s, commit=True)
+        finally:
+            self.executor.stop(1.0)
+            self.consumer.close()
+        log.info("stopped: %s", dict(self.completion.counts))
+        return 0
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if self.stopping.is_set():
+                os._exit(128 + signum)  # the second signal: at once, nothing more committed
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)

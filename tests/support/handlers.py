@@ -1,0 +1,63 @@
+"""Handlers the integration tests run inside real ``consumer run`` processes. They write one
+line per event with a single O_APPEND write, so lines survive kill -9 and never interleave.
+
+Environment: RECORD_FILE (required), HANDLER_DELAY_S (default 0), FAIL_IDS (comma-separated
+message ids that always raise), TRANSIENT_UNTIL_FILE (transient failures until it exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from consumer import Message, TransientError
+
+_fd = -1
+
+
+def _write(line: str) -> None:
+    global _fd
+    if _fd < 0:
+        _fd = os.open(os.environ["RECORD_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(_fd, line.encode())
+
+
+def _line(event: str, msg: Message) -> str:
+    key = msg.key.decode() if msg.key else "-"
+    return f"{event} {msg.partition} {msg.offset} {msg.message_id} {key} {time.monotonic():.6f}\n"
+
+
+def _delay() -> float:
+    return float(os.environ.get("HANDLER_DELAY_S", "0"))
+
+
+def _check_failures(msg: Message) -> None:
+    if msg.message_id in os.environ.get("FAIL_IDS", "").split(","):
+        raise RuntimeError(f"handler bug on {msg.message_id}")
+    gate = os.environ.get("TRANSIENT_UNTIL_FILE")
+    if gate and not os.path.exists(gate):
+        raise TransientError("downstream unavailable")
+
+
+def record(msg: Message) -> None:
+    """Records a start and an end line around an optional delay."""
+    _write(_line("start", msg))
+    _check_failures(msg)
+    delay = _delay()
+    if delay:
+        time.sleep(delay)
+    _write(_line("done", msg))
+
+
+async def record_async(msg: Message) -> None:
+    _write(_line("start", msg))
+    _check_failures(msg)
+    delay = _delay()
+    if delay:
+        await asyncio.sleep(delay)
+    _write(_line("done", msg))
+
+
+def noop(msg: Message) -> None:
+    """For benchmarks."""
