@@ -38,6 +38,14 @@ class BreakerState(enum.IntEnum):
     HALF_OPEN = 1
     OPEN = 2
 
+    @property
+    def label(self) -> str:
+        """``closed``, ``half-open`` or ``open``: the keys of ``BREAKER_STATE_VALUES``."""
+        return self.name.lower().replace("_", "-")
+
+
+# Module constants: an enum member looked up on its class costs ~0.2 µs on Python 3.11.
+_CLOSED, _HALF_OPEN, _OPEN = BreakerState.CLOSED, BreakerState.HALF_OPEN, BreakerState.OPEN
 
 Permit = tuple[int, float]  # (the epoch the call was let through in, its start time)
 
@@ -53,17 +61,20 @@ class _Window:
         self.calls = self.failures = self.slow = 0
 
     def add(self, outcome: int) -> None:
-        ring = self._ring
+        ring, pos = self._ring, self._pos
         if self.calls == len(ring):
-            evicted = ring[self._pos]
-            self.failures -= evicted & _FAILED
-            self.slow -= evicted >> 1
+            evicted = ring[pos]
+            if evicted:
+                self.failures -= evicted & _FAILED
+                self.slow -= evicted >> 1
         else:
             self.calls += 1
-        ring[self._pos] = outcome
-        self.failures += outcome & _FAILED
-        self.slow += outcome >> 1
-        self._pos = (self._pos + 1) % len(ring)
+        ring[pos] = outcome
+        if outcome:
+            self.failures += outcome & _FAILED
+            self.slow += outcome >> 1
+        pos += 1
+        self._pos = pos if pos < len(ring) else 0
 
 
 class CircuitBreaker:
@@ -86,7 +97,7 @@ class CircuitBreaker:
         self._lock = threading.RLock()
         self._permits: contextvars.ContextVar[tuple[Permit, ...]] = contextvars.ContextVar(
             f"breaker:{name}", default=())
-        self._state = BreakerState.CLOSED
+        self._state = _CLOSED
         self._epoch = 0
         self._window = _Window(config.window)
         self._probes_left = 0
@@ -104,21 +115,23 @@ class CircuitBreaker:
         """While open: the clock time from which probe calls are let through; else None."""
         with self._lock:
             self._half_open_if_due(self._clock())
-            return self._open_until if self._state is BreakerState.OPEN else None
+            return self._open_until if self._state is _OPEN else None
 
     # -- the call protocol ------------------------------------------------------------------
     def acquire(self) -> Permit:
         """Lets a call through or raises ``BreakerOpenError``; pair it with ``record``."""
         now = self._clock()
         with self._lock:
-            self._half_open_if_due(now)
             state = self._state
-            if state is BreakerState.CLOSED:
+            if state is _OPEN and now >= self._open_until:
+                self._enter(_HALF_OPEN, now)
+                state = _HALF_OPEN
+            if state is _CLOSED:
                 return (self._epoch, now)
-            if state is BreakerState.HALF_OPEN and self._probes_left > 0:
+            if state is _HALF_OPEN and self._probes_left > 0:
                 self._probes_left -= 1
                 return (self._epoch, now)
-            retry_in_s = (self._open_until - now if state is BreakerState.OPEN
+            retry_in_s = (self._open_until - now if state is _OPEN
                           else min(self.config.open_s, HALF_OPEN_BUSY_RETRY_S))
         raise BreakerOpenError(self.name, retry_in_s)
 
@@ -126,12 +139,14 @@ class CircuitBreaker:
         """Records how a call let through by ``acquire`` ended (``error`` None = success)."""
         now = self._clock()
         config = self.config
-        if error is not None and (not isinstance(error, Exception)
-                                  or isinstance(error, config.ignore)):
-            # Cancellations and ignored errors say nothing about the dependency.
-            self._release(permit)
-            return
-        outcome = _FAILED if error is not None and isinstance(error, config.record) else 0
+        outcome = 0
+        if error is not None:
+            if not isinstance(error, Exception) or isinstance(error, config.ignore):
+                # Cancellations and ignored errors say nothing about the dependency.
+                self._release(permit)
+                return
+            if isinstance(error, config.record):
+                outcome = _FAILED
         if config.slow_call_s is not None and now - permit[1] > config.slow_call_s:
             outcome |= _SLOW
         with self._lock:
@@ -139,18 +154,18 @@ class CircuitBreaker:
                 return
             window = self._window
             window.add(outcome)
-            if self._state is BreakerState.CLOSED:
+            if self._state is _CLOSED:
                 if window.calls >= config.min_calls and self._tripped(window):
-                    self._enter(BreakerState.OPEN, now)
+                    self._enter(_OPEN, now)
             elif window.calls >= config.half_open_calls:
-                self._enter(BreakerState.OPEN if self._tripped(window) else BreakerState.CLOSED,
+                self._enter(_OPEN if self._tripped(window) else _CLOSED,
                             now)
 
     def reconfigure(self, config: BreakerConfig) -> None:
         """New settings start from a closed breaker with an empty window."""
         with self._lock:
             self.config = config
-            self._enter(BreakerState.CLOSED, self._clock())
+            self._enter(_CLOSED, self._clock())
 
     # -- context manager and decorator --------------------------------------------------------
     def __enter__(self) -> CircuitBreaker:
@@ -208,28 +223,28 @@ class CircuitBreaker:
                     and window.slow / window.calls >= config.slow_call_rate))
 
     def _half_open_if_due(self, now: float) -> None:
-        if self._state is BreakerState.OPEN and now >= self._open_until:
-            self._enter(BreakerState.HALF_OPEN, now)
+        if self._state is _OPEN and now >= self._open_until:
+            self._enter(_HALF_OPEN, now)
 
     def _enter(self, state: BreakerState, now: float) -> None:
         old, window = self._state, self._window
         self._state = state
         self._epoch += 1
-        if state is BreakerState.OPEN:
+        if state is _OPEN:
             self._open_until = now + self.config.open_s
             log.warning("circuit breaker %r opened for %.1fs: %d failed and %d slow of the "
                         "last %d calls", self.name, self.config.open_s, window.failures,
                         window.slow, window.calls)
-        self._window = _Window(self.config.half_open_calls if state is BreakerState.HALF_OPEN
+        self._window = _Window(self.config.half_open_calls if state is _HALF_OPEN
                                else self.config.window)
         self._probes_left = self.config.half_open_calls
         if old is not state:
-            if state is not BreakerState.OPEN:
+            if state is not _OPEN:
                 log.info("circuit breaker %r is %s", self.name, state.name.lower())
             if self._on_transition is not None:
                 self._on_transition(self, old, state)
 
     def _release(self, permit: Permit) -> None:
         with self._lock:
-            if permit[0] == self._epoch and self._state is BreakerState.HALF_OPEN:
+            if permit[0] == self._epoch and self._state is _HALF_OPEN:
                 self._probes_left += 1

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from consumer.breaker_config import BreakerConfig
+from consumer.constants import BREAKER_STATE_VALUES
 from consumer.circuit import BreakerState, CircuitBreaker
 from consumer.errors import BreakerOpenError, DecodeError, PermanentError, TransientError
 
@@ -335,3 +336,7 @@ def test_reconfigure_restarts_closed(clock):
     assert cb.state is BreakerState.CLOSED
     assert seen[-1] == (BreakerState.OPEN, BreakerState.CLOSED)
     assert cb.config.window == 5
+
+
+def test_states_map_to_the_gauge_values_of_the_contract():
+    assert {state.label: int(state) for state in BreakerState} == BREAKER_STATE_VALUES

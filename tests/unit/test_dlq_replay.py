@@ -185,3 +185,35 @@ def test_filtered_replays_keep_their_own_stable_progress_group():
     assert data == default_group("orders.dlq", LetterFilter(category="data"), None)
     assert data != default_group("orders.dlq", LetterFilter(category="handler"), None)
     assert data != default_group("orders.dlq", LetterFilter(category="data"), "elsewhere")
+
+
+class PacedClock:
+    """The replayer waits in producer.poll(timeout): the fake producer moves this clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sends: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_spaces_republished_letters_by_one_over_the_rate():
+    clock = PacedClock()
+    producer = FakeProducer()
+    produce = producer.produce
+
+    def poll(timeout: float) -> int:
+        clock.now += timeout
+        return 0
+
+    def timed_produce(topic, value, key, **options) -> None:
+        clock.sends.append(clock.now)
+        produce(topic, value, key, **options)
+
+    producer.poll, producer.produce = poll, timed_produce
+    replayer = Replayer(ReplayOptions(topic="orders.dlq", group="g", rate_per_s=4.0),
+                        FakeConsumer(RECORDS), producer, Silent(), clock=clock)
+    assert replayer.run().replayed == 5
+    gaps = [later - earlier for earlier, later in zip(clock.sends, clock.sends[1:])]
+    assert gaps == pytest.approx([0.25] * 4)
