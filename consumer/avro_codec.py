@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,8 @@ from .constants import WIRE_HEADER_BYTES, WIRE_MAGIC
 from .errors import DecodeError, FramingError, InvalidSchemaError, ValidationError
 from .registry_client import RegistryClient
 
-
 _SENTINEL = b"\x00"
+_SCHEMA_ID = struct.Struct(">I")  # big-endian unsigned, after the magic byte
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class AvroDecoder:
         if value[0] != WIRE_MAGIC:
             raise FramingError(f"magic byte {value[0]}, expected {WIRE_MAGIC} (not the "
                                "Confluent wire format)")
-        schema_id = int.from_bytes(value[1:WIRE_HEADER_BYTES], "big")
+        schema_id = _SCHEMA_ID.unpack_from(value, 1)[0]
         plan = self._plans.get(schema_id) or self._plan(schema_id)
         if plan.refusal is not None:
             raise ValidationError(plan.refusal)
@@ -109,7 +110,7 @@ class AvroEncoder:
     def __init__(self, schema_id: int, schema: Any) -> None:
         self.schema_id = schema_id
         self._parsed = fastavro.parse_schema(schema)
-        self._header = bytes([WIRE_MAGIC]) + schema_id.to_bytes(4, "big")
+        self._header = bytes([WIRE_MAGIC]) + _SCHEMA_ID.pack(schema_id)
 
     @classmethod
     def for_subject(cls, registry: RegistryClient, subject: str,
