@@ -10,6 +10,7 @@ import sys
 from confluent_kafka import OFFSET_BEGINNING, Producer
 
 from .cli import add_service_options
+from .cmd_lag import connection_settings
 from .constants import CATEGORIES
 from .dlq import DeadLetterRecord, parse_dead_letter
 from .dlq_filter import LetterFilter
@@ -76,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     inspect.add_argument("--category", choices=CATEGORIES, help="only letters of this category")
     inspect.add_argument("--json", action="store_true",
                          help="a JSON array, one object per letter, with stable keys")
-    add_service_options(inspect, "bootstrap")
+    _add_connection_options(inspect)
     inspect.set_defaults(func=_inspect)
 
     replay = actions.add_parser(
@@ -106,13 +107,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("--dry-run", action="store_true",
                         help="report what would be replayed; write and commit nothing")
     replay.add_argument("--json", action="store_true", help="print the report as JSON")
-    add_service_options(replay, "bootstrap")
+    _add_connection_options(replay)
     replay.set_defaults(func=_replay)
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-X", "--kafka", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka connection setting (security.protocol, sasl.*, "
+                        "ssl.*); repeatable")
+    add_service_options(parser, "bootstrap")
 
 
 def _inspect(args: argparse.Namespace) -> int:
     select = LetterFilter(category=args.category)
-    consumer = open_consumer(resolve("bootstrap", args.bootstrap), INSPECT_GROUP)
+    consumer = open_consumer(resolve("bootstrap", args.bootstrap), INSPECT_GROUP,
+                             connection_settings(args.kafka))
     now = now_ms()
     rows: list[DeadLetterRecord] = []
     listed = 0
@@ -165,12 +174,14 @@ def _replay(args: argparse.Namespace) -> int:
                             limit=args.limit, rate_per_s=args.rate,
                             max_replays=args.max_replays, dry_run=args.dry_run)
     bootstrap = resolve("bootstrap", args.bootstrap)
-    consumer = open_consumer(bootstrap, group)
+    connection = connection_settings(args.kafka)
+    consumer = open_consumer(bootstrap, group, connection)
     try:
         if args.to is not None:
             partitions_of(consumer, args.to)
         producer = None if args.dry_run else Producer(
-            {**producer_config(bootstrap, {}), "message.timeout.ms": REPLAY_DELIVERY_TIMEOUT_MS})
+            {**producer_config(bootstrap, connection),
+             "message.timeout.ms": REPLAY_DELIVERY_TIMEOUT_MS})
         progress = ReadProgress(f"replaying {args.topic}")
         replayer = Replayer(options, consumer, producer, progress)
         try:

@@ -26,3 +26,9 @@ def test_bad_usage_is_one_line_and_exit_2(argv, said, capsys):
     err = capsys.readouterr().err
     assert said in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_only_connection_settings_pass_through_x(capsys):
+    assert main(["dlq", "inspect", "--topic", "t.dlq", "-X", "group.id=mine",
+                 "--bootstrap", "127.0.0.1:1"]) == 2
+    assert "only connection settings" in capsys.readouterr().err
