@@ -8,6 +8,7 @@ error (``UnknownSchemaError``); no answer, a timeout or a 5xx is ``RegistryUnava
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from .errors import DecodeError, RegistryError, RegistryUnavailable, UnknownSche
 
 MEDIA_V1 = "application/vnd.schemaregistry.v1+json"
 _TRANSIENT_STATUSES = frozenset({408, 429})
+
+# httpx logs every request at INFO: in the runtime's and the CLI's logs that is noise, and our
+# own errors already say which request failed.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
