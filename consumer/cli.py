@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .errors import ConsumerError
+from .logs import setup_logging
 
 COMMAND_MODULES = ("cmd_dev", "cmd_run", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce",
                    "cmd_dlq")
@@ -45,6 +46,7 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        setup_logging()
         return int(args.func(args) or 0)
     except ConsumerError as exc:
         sys.stderr.write(f"consumer {args.command}: error: {exc}\n")

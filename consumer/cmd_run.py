@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from .config import add_arguments, load_settings
+from .logs import setup_logging
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -21,6 +21,5 @@ def _run(args: argparse.Namespace) -> int:
     from .app import build_runtime
 
     settings = load_settings(args)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_format)
     return build_runtime(settings).run()

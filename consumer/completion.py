@@ -27,7 +27,8 @@ class Completion:
         self._policy = policy
         self._to_record: list[Any] = []
         self.counts: Counter[str] = Counter()
-        self.finished: list[Any] = []      # settled since the metrics stage last looked
+        self.data_error_reasons: Counter[str] = Counter()
+        self.finished: list[Any] = []      # settled since the observer last looked
 
     def settle(self) -> None:
         """Drains the handlers' results and makes their outcomes durable."""
@@ -59,6 +60,7 @@ class Completion:
 
     def data_errors(self, failures: Sequence[tuple[Any, BaseException]]) -> None:
         for message, error in failures:
+            self.data_error_reasons[getattr(error, "reason", "decode")] += 1
             self._policy.decide(message, error)   # records the failure on the message
             self.dead_letter(message)
 

@@ -133,8 +133,9 @@ OPTIONS: tuple[Option, ...] = (
            "give up retrying transient failures after this many seconds (default: never)"),
     Option("rebalance-timeout", "rebalance_timeout_s", _positive_float,
            "seconds a revoked partition may take to finish its in-flight work (default 15)"),
-    Option("log-format", "log_format", str, "log lines as json or text (default text)",
-           ("json", "text")),
+    Option("log-format", "log_format", str,
+           "log lines: json, human, or auto (human on a terminal, else json)",
+           ("json", "human", "auto")),
 )
 
 
@@ -168,7 +169,7 @@ class Settings:
     retry_backoff_max_ms: int = 30_000
     retry_max_elapsed_s: float | None = None
     rebalance_timeout_s: float = 15.0
-    log_format: str = "text"
+    log_format: str = "auto"
     kafka: Mapping[str, str] = field(default_factory=dict)
     error_classes: Mapping[str, str] = field(default_factory=dict)
     breakers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -92,5 +92,10 @@ class DuplicateFilter:
                 self._in_flight[message_id] = survivors or None
 
     @property
+    def counters(self) -> dict[str, int]:
+        """The store's running counts (dedup check results, Redis round trips)."""
+        return dict(self._store.counters)
+
+    @property
     def waiting(self) -> int:
         return sum(len(w) for w in self._in_flight.values() if w)

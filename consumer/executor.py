@@ -21,6 +21,10 @@ from .dispatch import Dispatcher
 from .outcome import OutcomePolicy, Verdict
 
 MAX_CHUNK = 256
+# A worker takes as many ready messages at once as it can handle in about this long: fast
+# handlers amortise the lock over a chunk, slow ones take one at a time so no message waits
+# behind a slow sibling while another worker idles.
+CHUNK_BUDGET_S = 0.001
 
 
 class Executor:
@@ -37,8 +41,9 @@ class Executor:
         self._seq = itertools.count()
         self._gate_until = 0.0    # monotonic time before which nothing new is dispatched
         self.results: deque[tuple[Any, Verdict]] = deque()
-        self.durations: list[float] = []   # handler seconds, swapped out by the metrics stage
+        self.durations: list[float] = []   # handler seconds, taken by the observer
         self.running = 0
+        self._call_s = CHUNK_BUDGET_S       # moving average of one handler call
 
     # -- called with the dispatcher's lock held (sync) or on the loop (async) ----------------
     def _chunk(self) -> list[Any]:
@@ -48,8 +53,8 @@ class Executor:
             return []
         ready = len(self._dispatcher.ready)
         # Spread a backlog over the workers; one by one when there are fewer messages.
-        size = min(MAX_CHUNK, max(1, ready // self._concurrency))
-        chunk = self._dispatcher.take(size)
+        size = min(MAX_CHUNK, ready // self._concurrency, int(CHUNK_BUDGET_S / self._call_s))
+        chunk = self._dispatcher.take(max(1, size))
         self.running += len(chunk)
         return chunk
 
@@ -64,6 +69,9 @@ class Executor:
         if self._timers:
             candidates.append(self._timers[0][0] - now)
         return max(0.0, min(candidates)) if candidates else None
+
+    def _timed(self, chunk_size: int, elapsed_s: float) -> None:
+        self._call_s = 0.8 * self._call_s + 0.2 * max(elapsed_s / chunk_size, 1e-7)
 
     def _failed(self, message: Any, error: BaseException) -> bool:
         """Carries out the decision on a failure; True when the message leaves its lane."""
@@ -125,6 +133,7 @@ class ThreadExecutor(Executor):
                     self._cond.wait(self._next_wake_s())
                     chunk = self._chunk()
             leaving = []
+            chunk_started = clock()
             for message in chunk:
                 started = clock()
                 try:
@@ -137,6 +146,7 @@ class ThreadExecutor(Executor):
                 durations.append(clock() - started)
                 results.append((message, Verdict.DONE))
                 leaving.append(message)
+            self._timed(len(chunk), clock() - chunk_started)
             with self._cond:
                 for message in leaving:
                     self._dispatcher.release(message)
@@ -238,6 +248,7 @@ class AsyncExecutor(Executor):
                 self._wake()
                 await waiter
                 continue
+            chunk_started = clock()
             for message in chunk:
                 started = clock()
                 try:
@@ -251,6 +262,7 @@ class AsyncExecutor(Executor):
                 durations.append(clock() - started)
                 results.append((message, Verdict.DONE))
                 self._dispatcher.release(message)
+            self._timed(len(chunk), clock() - chunk_started)
             self.running -= len(chunk)
             if self._dispatcher.ready:
                 self._wake()

@@ -67,7 +67,8 @@ def admin(bootstrap: str, overrides: Mapping[str, str] | None = None) -> AdminCl
 def partition_count(client: AdminClient, topic: str, timeout_s: float = 10.0) -> int | None:
     """The topic's partition count, or None when the topic does not exist."""
     try:
-        metadata = client.list_topics(topic, timeout=timeout_s)
+        # All topics: asking for one by name makes some brokers (Tansu) create it.
+        metadata = client.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise ServiceUnavailable(f"broker did not answer: {exc}") from None
     described = metadata.topics.get(topic)

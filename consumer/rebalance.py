@@ -22,15 +22,22 @@ class Rebalancer:
     # -- librdkafka callbacks (they run inside consume(), on the poll thread) ---------------
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         rt = self._rt
-        starts = rt.start_offsets(consumer, partitions)
-        consumer.incremental_assign(starts)
+        rt.observer.ready(True)
+        if not partitions:
+            return
+        committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
+        consumer.incremental_assign(rt.start_offsets(consumer, partitions))
         for tp in partitions:
-            rt.trackers[tp.partition] = PartitionTracker(tp.topic, tp.partition)
+            tracker = PartitionTracker(tp.topic, tp.partition)
+            # Known before anything is done here, so lag counts from the group's commit.
+            tracker.position = committed[tp.partition] if committed[tp.partition] >= 0 else None
+            rt.trackers[tp.partition] = tracker
         rt.flow.assigned([tp.partition for tp in partitions])
-        rt.joined = True
         log.info("assigned %s", _names(partitions))
 
     def on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            return
         log.info("revoking %s", _names(partitions))
         self.let_go({tp.partition for tp in partitions}, self._rt.settings.rebalance_timeout_s,
                     commit=True)

@@ -23,6 +23,7 @@ from .config import Settings
 from .decode import Decoder
 from .errors import RedisUnavailable
 from .flow import Flow
+from .observe import Observer
 from .offsets import PartitionTracker
 from .rebalance import Rebalancer
 
@@ -47,7 +48,7 @@ class Runtime:
                                      duplicates=duplicates, dead_letters=dead_letters,
                                      policy=policy)
         self.rebalancer = Rebalancer(self)
-        self.joined = False
+        self.observer = Observer(self)
         self.stopping = threading.Event()
         self._unadmitted: list[Any] = []   # decoded, waiting for Redis to check them
         self._held_retry_at = 0.0
@@ -66,6 +67,7 @@ class Runtime:
         self.completion.settle()                                  # handler -> outcome
         self.completion.store_offsets(self.trackers)              # commit (background)
         self._regulate()                                          # pause | resume
+        self.observer.turn()
 
     def _poll(self) -> list[Any]:
         buffered = self.buffered
@@ -121,6 +123,10 @@ class Runtime:
         default when left unset)."""
         return partitions
 
+    def positions(self) -> dict[int, int | None]:
+        """partition -> commit position, for the lag reporter's thread."""
+        return {p: t.position for p, t in list(self.trackers.items())}
+
     def discard(self, keep: Callable[[Any], bool]) -> None:
         """Forgets buffered work ``keep`` rejects, wherever it waits; first copies of an id
         among it hand their turn to a later copy."""
@@ -139,15 +145,18 @@ class Runtime:
         self.consumer.subscribe([self.settings.topic], on_assign=rb.on_assign,
                                 on_revoke=rb.on_revoke, on_lost=rb.on_lost)
         self.executor.start()
+        self.observer.start()
         try:
             while not self.stopping.is_set():
                 self._step()
             log.info("stopping: draining for up to %.0fs", self.settings.shutdown_timeout_s)
+            self.observer.ready(False, "shutting down")
             self.flow.hold("shutdown", True)
             rb.let_go(set(self.trackers), self.settings.shutdown_timeout_s, commit=True)
         finally:
             self.executor.stop(1.0)
             self.consumer.close()
+            self.observer.close()
         log.info("stopped: %s", dict(self.completion.counts))
         return 0
 

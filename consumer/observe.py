@@ -1,0 +1,100 @@
+"""Beside the pipeline: metrics, health and lag for one consumer process. The stages only keep
+counts and lists; this stage turns them into metrics a few times a second, so the per-message
+cost of observability stays a list append."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from .http_server import Health, MetricsServer
+from .lag import LagProbe, LagReporter
+from .metrics import MetricsSettings, create_metrics
+
+PUBLISH_EVERY_S = 0.25
+
+
+class Observer:
+    def __init__(self, runtime: Any) -> None:
+        settings = runtime.settings
+        self._rt = runtime
+        self.metrics = create_metrics(MetricsSettings(settings.topic, settings.group,
+                                                      enabled=settings.metrics_port != 0))
+        self.health = Health()
+        self._server: MetricsServer | None = None
+        self._lag: LagReporter | None = None
+        self._published: Counter[str] = Counter()
+        self._data_errors: Counter[str] = Counter()
+        self._dedup: dict[str, int] = {}
+        self._next_publish = 0.0
+        if self.metrics.enabled:
+            self._server = MetricsServer(self.metrics.registry, self.health,  # type: ignore[attr-defined]
+                                         port=settings.metrics_port)
+            self._lag = LagReporter(LagProbe(settings.bootstrap, settings.kafka), self.metrics,
+                                    settings.topic, runtime.positions)
+
+    def start(self) -> None:
+        if self._server is not None:
+            self._server.start()
+        if self._lag is not None:
+            self._lag.start()
+
+    def turn(self) -> None:
+        """Once per poll-loop turn."""
+        self.health.heartbeat()
+        now = time.monotonic()
+        if now >= self._next_publish:
+            self._next_publish = now + PUBLISH_EVERY_S
+            self.publish()
+
+    def publish(self) -> None:
+        rt, metrics = self._rt, self.metrics
+        completion = rt.completion
+        finished = completion.finished
+        count = len(finished)
+        if not metrics.enabled:
+            del finished[:count]
+            return
+        for outcome, total in completion.counts.items():
+            if total != self._published[outcome]:
+                metrics.messages(outcome, total - self._published[outcome])
+                self._published[outcome] = total
+        for reason, total in completion.data_error_reasons.items():
+            if total != self._data_errors[reason]:
+                metrics.data_errors(reason, total - self._data_errors[reason])
+                self._data_errors[reason] = total
+        durations = rt.executor.durations
+        taken = len(durations)
+        if taken:
+            metrics.processing_seconds(durations[:taken])
+            del durations[:taken]  # workers append concurrently: keep what came after
+        if count:
+            now_ms = time.time() * 1000.0
+            metrics.end_to_end_seconds([(now_ms - m.raw.timestamp()[1]) / 1000.0
+                                        for m in finished[:count]])
+            del finished[:count]
+        metrics.in_flight(rt.buffered)
+        metrics.paused_partitions(rt.flow.paused_partitions)
+        if rt.duplicates is not None:
+            self._publish_dedup(rt.duplicates.counters)
+
+    def _publish_dedup(self, counters: dict[str, int]) -> None:
+        for name, total in counters.items():
+            delta = total - self._dedup.get(name, 0)
+            if delta:
+                if name == "redis_roundtrips":
+                    self.metrics.redis_roundtrips(delta)
+                else:
+                    self.metrics.dedup_checks(name, delta)
+                self._dedup[name] = total
+
+    def ready(self, is_ready: bool, reason: str = "assignment lost") -> None:
+        self.health.ready(is_ready, reason)
+
+    def close(self) -> None:
+        self.publish()
+        if self._lag is not None:
+            self._lag.stop()
+        if self._server is not None:
+            self._server.stop()
