@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer
 
-from .config import Settings
+from .avro_codec import AvroDecoder
+from .breaker import BREAKERS
+from .config import Settings, read_reader_schema
 from .deadletters import DeadLetters
 from .decode import Decoder, ValueDecoder, bytes_decoder, json_decoder
 from .dispatch import Dispatcher, lane_of
@@ -15,6 +17,7 @@ from .executor import AsyncExecutor, ThreadExecutor
 from .handler import load_handler
 from .kafka import admin, consumer_config, partition_count
 from .outcome import OutcomePolicy
+from .registry_client import RegistryClient
 from .retry import BackoffPolicy
 from .runtime import Runtime
 
@@ -24,11 +27,13 @@ def value_decoder(settings: Settings) -> ValueDecoder:
         return json_decoder
     if settings.value_format == "bytes":
         return bytes_decoder
-    raise ConfigError(f"--value-format {settings.value_format} is not available yet")
+    assert settings.registry  # Settings requires it for avro
+    return AvroDecoder(RegistryClient(settings.registry), read_reader_schema(settings.reader_schema)).decode
 
 
 def build_runtime(settings: Settings) -> Runtime:
     handler = load_handler(settings.handler)
+    BREAKERS.configure(settings.breakers)
     if partition_count(admin(settings.bootstrap, settings.kafka), settings.topic) is None:
         raise ConfigError(f"topic {settings.topic!r} does not exist on {settings.bootstrap}")
     policy = OutcomePolicy(
@@ -48,7 +53,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
         store = DedupStore.from_settings(settings)
         duplicates = DuplicateFilter(store, settings.redis_down == "continue")
-    dead_letters = DeadLetters(bootstrap=settings.bootstrap, overrides=dict(settings.kafka),
+    dead_letters = DeadLetters(bootstrap=settings.bootstrap, kafka=settings.kafka,
                                topic=settings.dlq_topic, source=settings.topic,
                                group=settings.group)
     consumer = Consumer(consumer_config(settings.bootstrap, settings.group, settings.kafka))

@@ -26,6 +26,7 @@ class Completion:
         self._dead_letters = dead_letters
         self._policy = policy
         self._to_record: list[Any] = []
+        self._unsent: list[Any] = []           # dead letters the broker refused: sent again
         self.counts: Counter[str] = Counter()
         self.data_error_reasons: Counter[str] = Counter()
         self.finished: list[Any] = []      # settled since the observer last looked
@@ -48,6 +49,10 @@ class Completion:
         if to_record:
             self._record()
         self._dead_letters.poll()
+        if self._unsent:
+            unsent, self._unsent = self._unsent, []
+            for message in unsent:
+                self.dead_letter(message)
 
     def _record(self) -> None:
         try:
@@ -72,9 +77,9 @@ class Completion:
         def acknowledged(error: Exception | None) -> None:
             if error is None:
                 self.finish(message, Verdict.DEAD_LETTER)
-            else:  # nothing is committed for it; it goes again
+            else:  # nothing is committed for it; it goes again on the next turn
                 log.warning("dead letter for %r not acknowledged (%s): retrying", message, error)
-                self._dead_letters.send(message, acknowledged)
+                self._unsent.append(message)
 
         self._dead_letters.send(message, acknowledged)
 

@@ -5,11 +5,11 @@ Everything is parsed and validated once, at start-up; a bad value is a ``ConfigE
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,11 @@ from .constants import (
     ENV_REGISTRY,
 )
 from .errors import ConfigError
+from .timestamps import parse_time_ms
 
 ORDERINGS = ("key", "partition", "unordered")
 VALUE_FORMATS = ("avro", "json", "bytes")
 REDIS_DOWN_POLICIES = ("pause", "continue")
-
-
-def parse_time_ms(text: str) -> int:
-    """ISO-8601 (naive = UTC) or epoch milliseconds."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is neither ISO-8601 nor epoch milliseconds") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _positive_int(text: str) -> int:
@@ -199,6 +186,17 @@ class Settings:
     @property
     def backfill(self) -> bool:
         return self.from_time_ms is not None
+
+
+def read_reader_schema(path: str | None) -> Any:
+    """The parsed ``--reader-schema`` file, or None without one."""
+    if not path:
+        return None
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--reader-schema {path}: {exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import asdict
 from typing import Any
 
 from .errors import RedisUnavailable
@@ -94,7 +95,7 @@ class DuplicateFilter:
     @property
     def counters(self) -> dict[str, int]:
         """The store's running counts (dedup check results, Redis round trips)."""
-        return dict(self._store.counters)
+        return asdict(self._store.counters)
 
     @property
     def waiting(self) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from .errors import ServiceUnavailable
 
@@ -76,16 +76,3 @@ def partition_count(client: AdminClient, topic: str, timeout_s: float = 10.0) ->
         return None
     return len(described.partitions)
 
-
-def ensure_topic(client: AdminClient, topic: str, partitions: int,
-                 timeout_s: float = 10.0) -> None:
-    """Creates ``topic`` unless it exists (a concurrent creation is fine)."""
-    if partition_count(client, topic, timeout_s) is not None:
-        return
-    future = client.create_topics([NewTopic(topic, partitions, 1)],
-                                  operation_timeout=timeout_s)[topic]
-    try:
-        future.result(timeout_s)
-    except KafkaException as exc:
-        if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-            raise ServiceUnavailable(f"cannot create topic {topic!r}: {exc}") from None

@@ -8,9 +8,13 @@ import time
 from collections import Counter
 from typing import Any
 
+from .breaker import BREAKERS
+from .circuit import BreakerState
+from .config import read_reader_schema
 from .http_server import Health, MetricsServer
 from .lag import LagProbe, LagReporter
 from .metrics import MetricsSettings, create_metrics
+from .null_counts import count_nulls, nullable_fields
 
 PUBLISH_EVERY_S = 0.25
 
@@ -28,7 +32,11 @@ class Observer:
         self._data_errors: Counter[str] = Counter()
         self._dedup: dict[str, int] = {}
         self._next_publish = 0.0
+        reader = read_reader_schema(settings.reader_schema) \
+            if settings.value_format == "avro" else None
+        self._nullable = nullable_fields(reader) if reader else ()
         if self.metrics.enabled:
+            BREAKERS.add_listener(self._breaker_changed)
             self._server = MetricsServer(self.metrics.registry, self.health,  # type: ignore[attr-defined]
                                          port=settings.metrics_port)
             self._lag = LagReporter(LagProbe(settings.bootstrap, settings.kafka), self.metrics,
@@ -70,10 +78,14 @@ class Observer:
             metrics.processing_seconds(durations[:taken])
             del durations[:taken]  # workers append concurrently: keep what came after
         if count:
+            settled = finished[:count]
+            del finished[:count]
             now_ms = time.time() * 1000.0
             metrics.end_to_end_seconds([(now_ms - m.raw.timestamp()[1]) / 1000.0
-                                        for m in finished[:count]])
-            del finished[:count]
+                                        for m in settled])
+            if self._nullable:
+                records = [m.value for m in settled if isinstance(m.value, dict)]
+                metrics.null_fields(count_nulls(records, self._nullable), len(records))
         metrics.in_flight(rt.buffered)
         metrics.paused_partitions(rt.flow.paused_partitions)
         if rt.duplicates is not None:
@@ -89,11 +101,15 @@ class Observer:
                     self.metrics.dedup_checks(name, delta)
                 self._dedup[name] = total
 
+    def _breaker_changed(self, name: str, old: BreakerState, new: BreakerState) -> None:
+        self.metrics.breaker_state(name, new.label)
+
     def ready(self, is_ready: bool, reason: str = "assignment lost") -> None:
         self.health.ready(is_ready, reason)
 
     def close(self) -> None:
         self.publish()
+        BREAKERS.remove_listener(self._breaker_changed)
         if self._lag is not None:
             self._lag.stop()
         if self._server is not None:
