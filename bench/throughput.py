@@ -1,0 +1,94 @@
+"""Throughput of ``consumer run`` against a raw confluent-kafka ``consume()`` loop on the same
+topic in the same run, and key vs partition ordering with a slow async handler.
+
+    .venv/bin/python bench/throughput.py [--messages N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import (COUNTER, create_topic, group_flags, produce, run_pipeline,  # type: ignore
+                    start_broker, unique)
+from confluent_kafka import Consumer
+
+
+def count(msg: object) -> None:
+    """The no-op handler: counts, so the clock can stop at the last message."""
+    COUNTER.hit()
+
+
+async def slow_count(msg: object) -> None:
+    await asyncio.sleep(0.010)
+    COUNTER.hit()
+
+
+def raw_loop(bootstrap: str, topic: str, total: int) -> float:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("raw"),
+                         "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
+                         **dict(item.split("=") for item in group_flags()[1::2])})
+    consumer.subscribe([topic])
+    seen, first = 0, 0.0
+    while seen < total:
+        batch = consumer.consume(10_000, 1.0)
+        if batch and not first:
+            first = time.perf_counter()
+        seen += len(batch)
+    elapsed = time.perf_counter() - first
+    consumer.close()
+    return total / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=400_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    bootstrap, broker = start_broker(Path(tempfile.mkdtemp()))
+    try:
+        topic = unique("bench")
+        create_topic(bootstrap, topic, 4)
+        total = options.messages
+        produce(bootstrap, topic, ((str(i % 1000).encode(), b"x" * 100, None)
+                                   for i in range(total)))
+        raw, ours = [], []
+        base = ["--topic", topic, "--bootstrap", bootstrap, "--handler", "__main__:count",
+                "--value-format", "bytes", "--ordering", "unordered", "--no-dedup",
+                "--metrics-port", "0", "--log-format", "json", *group_flags()]
+        for _ in range(options.rounds):  # interleaved, so machine load hits both alike
+            raw.append(raw_loop(bootstrap, topic, total))
+            ours.append(run_pipeline([*base, "--group", unique("ours")], total))
+        print(f"1. no-op handler, bytes, unordered, {total:,} messages of 100 bytes, 4 partitions")
+        print(f"   raw consume() loop   {statistics.median(raw):>10,.0f} msg/s  (runs: "
+              f"{', '.join(f'{r:,.0f}' for r in raw)})")
+        print(f"   consumer run         {statistics.median(ours):>10,.0f} msg/s  (runs: "
+              f"{', '.join(f'{r:,.0f}' for r in ours)})")
+        print(f"   ratio                {statistics.median(ours) / statistics.median(raw):>10.2f}")
+
+        slow_topic = unique("ordering")
+        create_topic(bootstrap, slow_topic, 4)
+        slow_total = 3000
+        produce(bootstrap, slow_topic, ((f"k{i % 100}".encode(), b"x", None)
+                                        for i in range(slow_total)))
+        rates = {}
+        for ordering, target in (("key", slow_total), ("partition", 400)):
+            rates[ordering] = run_pipeline(
+                ["--topic", slow_topic, "--group", unique(ordering), "--bootstrap", bootstrap,
+                 "--handler", "__main__:slow_count", "--value-format", "bytes", "--no-dedup",
+                 "--ordering", ordering, "--concurrency", "200", "--metrics-port", "0",
+                 "--log-format", "json", *group_flags()], target)
+        print("2. async handler of 10 ms, 4 partitions, 100 keys, concurrency 200")
+        print(f"   --ordering key       {rates['key']:>10,.0f} msg/s")
+        print(f"   --ordering partition {rates['partition']:>10,.0f} msg/s")
+        print(f"   ratio                {rates['key'] / rates['partition']:>10.1f}x")
+    finally:
+        broker.terminate()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
