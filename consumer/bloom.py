@@ -1,12 +1,13 @@
-"""The in-process Bloom filter of the dedup stage: "surely never recorded" in ~0.2 µs, so most
-ids need no Redis read. A "maybe" only costs a Redis read; correctness never rests on it.
+"""The in-process Bloom filter of the dedup stage: "surely never recorded" in well under a
+microsecond per id, so most ids need no Redis read. A "maybe" only costs a Redis read;
+correctness never rests on the filter.
 
-Keys are the 64-bit ``redis_keys.bloom_key`` of an id (XXH3), the same in every process, and
-the group's record log carries them, 8 bytes an id. rbloom (Rust) holds the bits; given ``int``
-as its hash function it uses the key itself as the hash: no Python call per id beyond the
-builtin, stable across processes (Python's salted ``hash()`` of a str is not), and savable
-(rbloom refuses to save a filter that uses the builtin ``hash``). Chosen by measurement against
-pybloom-live: ``bench/bloom.py``, figures in bench/RESULTS.md.
+Keys are the 63-bit ``redis_keys.bloom_key`` of an id (XXH3), the same in every process, and
+the group's record log carries them, 8 bytes an id. fastbloom-rs (Rust) holds the bits and
+hashes the keys itself, in batch calls (one per generation per batch, no Python call per id);
+its hashing does not depend on the process (Python's salted ``hash()`` of a str would), and its
+bits can be saved and loaded. Chosen by measurement against pybloom-live (the named default)
+and rbloom: ``bench/bloom.py``, figures in bench/RESULTS.md.
 
 The window: two generations, each sized for ``capacity`` keys. Keys go into the current one;
 a check asks both. When the current generation is ``retention_s`` old it becomes the previous
@@ -20,24 +21,23 @@ the bench), never the false-negative rate, which is zero.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from rbloom import Bloom
+from fastbloom_rs import BloomFilter
 
 from .errors import ConfigError
 
-_FORMAT_VERSION = 1
-_HEADER = struct.Struct("<BB")          # version, generations
-_GENERATION = struct.Struct("<dI")      # start time, byte length of rbloom's blob
-_RBLOOM_K_BYTES = 8                     # rbloom's blob: k (u64), then the bit words
+_FORMAT_VERSION = 2
+_HEADER = struct.Struct("<BBI")         # version, generations, hash functions
+_GENERATION = struct.Struct("<dI")      # start time, byte length of the bits
 
 
 class SnapshotMismatch(ValueError):
     """A saved filter that was built with other settings (or is damaged)."""
 
 
-def _new_bloom(capacity: int, error_rate: float) -> Bloom:
-    return Bloom(capacity, error_rate, int)
+def _new_bloom(capacity: int, error_rate: float) -> BloomFilter:
+    return BloomFilter(capacity, error_rate)
 
 
 class WindowedBloom:
@@ -48,11 +48,12 @@ class WindowedBloom:
         self.error_rate = error_rate
         self.retention_s = retention_s
         # (start time, filter), oldest first; at most two
-        self._generations: list[tuple[float, Bloom]] = [(now, _new_bloom(capacity, error_rate))]
+        self._generations: list[tuple[float, BloomFilter]] = [
+            (now, _new_bloom(capacity, error_rate))]
 
     @property
     def bits(self) -> int:
-        return sum(bloom.size_in_bits for _, bloom in self._generations)
+        return sum(8 * len(bloom.get_bytes()) for _, bloom in self._generations)
 
     @property
     def generation_starts(self) -> list[float]:
@@ -69,33 +70,38 @@ class WindowedBloom:
         self._generations = [self._generations[-1],
                              (now, _new_bloom(self.capacity, self.error_rate))]
 
-    def add(self, keys: Iterable[int]) -> None:
-        self._generations[-1][1].update(keys)
+    def add(self, keys: Sequence[int]) -> None:
+        if keys:
+            self._generations[-1][1].add_int_batch(keys)
 
     def might_contain(self, key: int) -> bool:
-        return any(key in bloom for _, bloom in self._generations)
+        return any(bloom.contains_int(key) for _, bloom in self._generations)
 
-    def maybe_flags(self, keys: Iterable[int]) -> list[bool]:
+    def maybe_flags(self, keys: Sequence[int]) -> list[bool]:
+        if not keys:
+            return []
+        current = self._generations[-1][1].contains_int_batch(keys, False)
         if len(self._generations) == 1:
-            current = self._generations[0][1]
-            return [key in current for key in keys]
-        older, current = self._generations[0][1], self._generations[1][1]
-        return [key in current or key in older for key in keys]
+            return list(current)
+        older = self._generations[0][1].contains_int_batch(keys, False)
+        return [a or b for a, b in zip(current, older, strict=True)]
 
     def absorb(self, other: WindowedBloom) -> None:
         """Takes ``other``'s generations and timing, and ORs everything this filter held into
         the current generation: every key is then kept at least as long as before."""
         if (other.capacity, other.error_rate) != (self.capacity, self.error_rate):
             raise SnapshotMismatch("filters of different sizes cannot be merged")
-        merged = [(start, bloom.copy()) for start, bloom in other._generations]
+        merged = [(start, BloomFilter.from_bytes(bloom.get_bytes(), bloom.hashes()))
+                  for start, bloom in other._generations]
         for _, bloom in self._generations:
-            merged[-1][1].update(bloom)
+            merged[-1][1].union(bloom)
         self._generations = merged
 
     def to_bytes(self) -> bytes:
-        parts = [_HEADER.pack(_FORMAT_VERSION, len(self._generations))]
+        hashes = self._generations[0][1].hashes()
+        parts = [_HEADER.pack(_FORMAT_VERSION, len(self._generations), hashes)]
         for start, bloom in self._generations:
-            blob = bloom.save_bytes()
+            blob = bloom.get_bytes()
             parts.append(_GENERATION.pack(start, len(blob)))
             parts.append(blob)
         return b"".join(parts)
@@ -105,15 +111,18 @@ class WindowedBloom:
                    retention_s: float) -> WindowedBloom:
         """Raises ``SnapshotMismatch`` unless ``data`` is a filter of exactly these settings."""
         filter_ = cls(capacity, error_rate, retention_s, now=0.0)
-        expected = filter_._generations[0][1].save_bytes()
+        fresh = filter_._generations[0][1]
         try:
-            version, count = _HEADER.unpack_from(data, 0)
+            version, count, hashes = _HEADER.unpack_from(data, 0)
         except struct.error as exc:
             raise SnapshotMismatch("truncated Bloom snapshot") from exc
         if version != _FORMAT_VERSION or count not in (1, 2):
             raise SnapshotMismatch(f"unknown Bloom snapshot format {version}/{count}")
+        if hashes != fresh.hashes():
+            raise SnapshotMismatch("the snapshot's filter has other settings")
+        size = len(fresh.get_bytes())
         offset = _HEADER.size
-        generations: list[tuple[float, Bloom]] = []
+        generations: list[tuple[float, BloomFilter]] = []
         for _ in range(count):
             try:
                 start, length = _GENERATION.unpack_from(data, offset)
@@ -122,11 +131,9 @@ class WindowedBloom:
             offset += _GENERATION.size
             blob = data[offset:offset + length]
             offset += length
-            # rbloom panics (BaseException) on a malformed blob: check its shape first
-            if (len(blob) != len(expected)
-                    or blob[:_RBLOOM_K_BYTES] != expected[:_RBLOOM_K_BYTES]):
+            if len(blob) != size:
                 raise SnapshotMismatch("the snapshot's filter has other settings")
-            generations.append((start, Bloom.load_bytes(blob, int)))
+            generations.append((start, BloomFilter.from_bytes(blob, hashes)))
         if offset != len(data):
             raise SnapshotMismatch("trailing bytes after the Bloom snapshot")
         filter_._generations = generations

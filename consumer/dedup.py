@@ -5,20 +5,22 @@
     store.record(done_ids)      # durable in Redis when it returns: commit offsets after
     store.counters              # bloom_negative, redis_hit, redis_miss, redis_roundtrips
 
-Redis is the authority. ``record`` SADDs the ids' 16-byte digests into the set of the current
-time bucket (``bucket_s = window_s / buckets_per_window``), one SADD per shard per batch, and
-the set expires as a whole ``window_s + clock_skew_s`` after its bucket ends. ``seen`` asks
-every bucket that overlaps ``[now - window_s - skew, now + skew]`` with one SMISMEMBER per
-bucket and shard, all in one pipeline. An id is reported seen for at least ``window_s`` after it
-was recorded and at most ``window_s + bucket_s + 2 * skew`` (``dedup_settings``). Memory:
-~50-60 bytes per id in the sets, plus 8 bytes per id in the record log while it is untrimmed
-(``bench/dedup.py`` measures it; bench/RESULTS.md has the figures). Timestamps are Redis's clock, estimated from
-TIME when the store starts and once per ``snapshot_interval_s``, so members' clocks do not
-need to agree; ``clock_skew_s`` only covers the estimate's error.
+Redis is the authority. ``record`` adds the ids' 12-byte digests to the set of the current
+time bucket (``bucket_s = window_s / buckets_per_window``), one script call (SADD) per shard
+per batch, and the set expires as a whole ``window_s + clock_skew_s`` after its bucket ends.
+``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]`` (SMISMEMBER,
+one script call per shard, in the pipeline that also reads the record log). An id is reported
+seen for at least ``window_s`` after it was recorded and at most ``window_s + bucket_s + 2 *
+skew`` (``dedup_settings``). Memory in Redis: ~56 bytes per id in the sets, plus 8 bytes per id
+in the record log until a snapshot lets it be trimmed (bench/dedup.py; bench/RESULTS.md has
+the figures). Times are Redis's clock, estimated from TIME when the store starts and once per
+``snapshot_interval_s``, so members' clocks need not agree; ``clock_skew_s`` only covers the
+estimate's error. Needs Redis 6.2 or later (SMISMEMBER, XTRIM MINID).
 
 The Bloom filter (``bloom.WindowedBloom``, kept by ``dedup_filter.GroupFilter``) answers
 "surely not recorded" for most ids, so only its "maybe"s are looked up in Redis. It is one
-filter for the whole group, not per partition, so rebalances change nothing. Why it never lets a duplicate through:
+filter for the whole group, not per partition, so rebalances change nothing. Why it never
+lets a duplicate through:
 
 1. Every ``record`` appends the batch's Bloom keys to the group's log (a Redis stream, see
    ``dedup_log``) in the same pipeline as its SADDs, and returns only once both are applied.
@@ -38,8 +40,8 @@ filter for the whole group, not per partition, so rebalances change nothing. Why
 5. The filter keeps every key at least a window after it was added (two generations), and a
    key is added no earlier than its id was recorded.
 
-A "seen" answer needs the id's digest in a done set, so an id nobody recorded is never reported
-seen. Redis must keep what it acknowledged: use ``maxmemory-policy noeviction``, and know that a
+A "seen" answer needs the id's digest in a done set, so an id nobody recorded is never
+reported seen (unless two ids share a 96-bit digest, see ``redis_keys``). Redis must keep what it acknowledged: use ``maxmemory-policy noeviction``, and know that a
 failover losing acknowledged writes loses those ids (handler idempotency, ``idempotency.py``,
 is the second layer for that, as for a crash between a side effect and its ``record``).
 
@@ -61,9 +63,47 @@ from .dedup_log import GroupLog, parse_id
 from .dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
 from .redis_breaker import RedisBreaker
 from .redis_conn import RedisClient, connect
-from .redis_keys import GroupKeys, bloom_key, id_bytes, id_digest
+from .redis_keys import DIGEST_BYTES, GroupKeys, bloom_keys, bloom_keys_of, id_digests, ids_bytes
 
 __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
+
+# Digests travel as one blob argument, split by the scripts: redis-py's cost per argument and
+# per command (~1 µs an id, ~15 µs a command) would otherwise be most of the client's cost per
+# message. Chunks of 1000 keep unpack() within Lua's stack limit.
+_ADD_DIGESTS = """
+local blob, width, added, chunk = ARGV[1], tonumber(ARGV[2]), 0, {}
+for offset = 1, #blob, width do
+  chunk[#chunk + 1] = string.sub(blob, offset, offset + width - 1)
+  if #chunk == 1000 then
+    added = added + redis.call('SADD', KEYS[1], unpack(chunk))
+    chunk = {}
+  end
+end
+if #chunk > 0 then added = added + redis.call('SADD', KEYS[1], unpack(chunk)) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return added
+"""
+
+# KEYS: the done sets of the window's buckets (one shard); returns one '0'/'1' per digest.
+_FIND_DIGESTS = """
+local blob, width, members, found = ARGV[1], tonumber(ARGV[2]), {}, {}
+for offset = 1, #blob, width do
+  members[#members + 1] = string.sub(blob, offset, offset + width - 1)
+  found[#found + 1] = '0'
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    for first = 1, #members, 1000 do
+      local hits = redis.call('SMISMEMBER', key, unpack(members, first,
+                                                         math.min(first + 999, #members)))
+      for i = 1, #hits do
+        if hits[i] == 1 then found[first + i - 1] = '1' end
+      end
+    end
+  end
+end
+return table.concat(found)
+"""
 
 
 @dataclass(frozen=True)
@@ -131,13 +171,12 @@ class DedupStore:
 
     def _seen(self, ids: Sequence[str]) -> list[bool]:
         client, now = self._ready()
-        raw = [id_bytes(message_id) for message_id in ids]
-        keys = [bloom_key(r) for r in raw]
+        keys = bloom_keys_of(ids)
         was_trusted = self._filter.trusted
         candidates = [i for i, maybe in enumerate(self._filter.maybe_flags(keys)) if maybe]
         pipe = client.pipeline(transaction=False)
         self._filter.log.queue_read(pipe, self._filter.position)
-        plan = self._queue_lookup(pipe, [id_digest(raw[i]) for i in candidates], now)
+        plan = self._queue_lookup(pipe, id_digests(ids_bytes([ids[i] for i in candidates])), now)
         replies = self._execute(pipe)
         learned: set[int] = set()
         more = self._filter.absorb(replies[:GroupLog.READ_REPLIES], learned, now)
@@ -152,7 +191,7 @@ class DedupStore:
                 if i not in checked and (lost_trust or keys[i] in learned)]
         if late:
             pipe = client.pipeline(transaction=False)
-            late_plan = self._queue_lookup(pipe, [id_digest(raw[i]) for i in late], now)
+            late_plan = self._queue_lookup(pipe, id_digests(ids_bytes([ids[i] for i in late])), now)
             late_found = self._answers(late_plan, self._execute(pipe), late, len(ids))
             found = [a or b for a, b in zip(found, late_found, strict=True)]
         looked_up = len(candidates) + len(late)
@@ -164,17 +203,17 @@ class DedupStore:
         return found
 
     def _queue_lookup(self, pipe: Any, digests: list[bytes], now: float) -> list[list[int]]:
-        """One SMISMEMBER per shard and bucket of the window; returns, per queued command, the
-        positions (in ``digests``) its reply answers."""
+        """One script call per shard, asking every bucket of the window; returns, per queued
+        call, the positions (in ``digests``) its reply answers."""
         if not digests:
             return []
         buckets = lookup_buckets(now, self.settings)
         plan: list[list[int]] = []
         for shard, positions in self._keys.by_shard(digests).items():
-            members = [digests[p] for p in positions]
-            for bucket in buckets:
-                pipe.smismember(self._keys.done(shard, bucket), members)
-                plan.append(positions)
+            keys = [self._keys.done(shard, bucket) for bucket in buckets]
+            pipe.execute_command("EVAL", _FIND_DIGESTS, len(keys), *keys,
+                                 b"".join([digests[p] for p in positions]), DIGEST_BYTES)
+            plan.append(positions)
         return plan
 
     @staticmethod
@@ -182,23 +221,24 @@ class DedupStore:
                  size: int) -> list[bool]:
         found = [False] * size
         for positions, reply in zip(plan, replies, strict=True):
-            for position, hit in zip(positions, reply, strict=True):
-                if hit:
+            for position, flag in zip(positions, reply, strict=True):
+                if flag == 49:  # b"1"
                     found[asked[position]] = True
         return found
 
     def _record(self, ids: Sequence[str]) -> None:
         client, now = self._ready()
-        raw = [id_bytes(message_id) for message_id in ids]
-        digests = [id_digest(r) for r in raw]
-        keys = [bloom_key(r) for r in raw]
+        raw = ids_bytes(ids)
+        digests = id_digests(raw)
+        keys = bloom_keys(raw)
         bucket = bucket_of(now, self.settings)
         expire_at_ms = int(bucket_expires_at(bucket, self.settings) * 1000)
         pipe = client.pipeline(transaction=False)
         for shard, positions in self._keys.by_shard(digests).items():
-            done = self._keys.done(shard, bucket)
-            pipe.sadd(done, *[digests[p] for p in positions])
-            pipe.pexpireat(done, expire_at_ms)
+            blob = b"".join([digests[p] for p in positions])
+            # EVAL by name: redis-py's cluster pipeline has no eval(), but routes the command
+            pipe.execute_command("EVAL", _ADD_DIGESTS, 1, self._keys.done(shard, bucket), blob,
+                                 DIGEST_BYTES, expire_at_ms)
         self._filter.log.queue_append(pipe, keys)
         replies = self._execute(pipe)
         self._filter.recorded(keys, parse_id(replies[-GroupLog.APPEND_REPLIES]))
