@@ -58,15 +58,22 @@ class GroupFilter:
         return self._clock() + self._clock_offset_s
 
     def start(self, client: RedisClient) -> None:
+        """Reads the group's state; a Redis error leaves the filter unstarted (not half-built),
+        so the next call starts it again."""
         s = self.settings
         self._sync_clock(client)
         trimmed = client.get(self._keys.trimmed)
         self.roundtrips += 1
         now = self.now()
-        self._trimmed_below = parse_id(trimmed) if isinstance(trimmed, bytes) else ZERO
-        self._bloom = WindowedBloom(s.bloom_capacity, s.bloom_error_rate, s.retention_s, now)
-        self._position = self._trimmed_below
-        if self._trimmed_below != ZERO and not self._load_snapshot(client):
+        trimmed_below = parse_id(trimmed) if isinstance(trimmed, bytes) else ZERO
+        bloom = WindowedBloom(s.bloom_capacity, s.bloom_error_rate, s.retention_s, now)
+        position = trimmed_below
+        snapshot = self._fetch_snapshot(client, trimmed_below) if trimmed_below != ZERO else None
+        if snapshot is not None:
+            bloom.absorb(snapshot[1])
+            position = max(position, snapshot[0])
+        self._bloom, self._position, self._trimmed_below = bloom, position, trimmed_below
+        if trimmed_below != ZERO and snapshot is None:
             self._distrust(now, "no snapshot covers the trimmed part of the record log")
         self._next_maintenance = now + s.snapshot_interval_s
 
@@ -128,7 +135,7 @@ class GroupFilter:
         try:
             self._sync_clock(client)
             if not self.trusted:
-                self._load_snapshot(client)
+                self._rebuild(client)
             elif self.log.claim_snapshot_turn(client, max(1, int(s.snapshot_interval_s * 1000))):
                 self.roundtrips += 2
                 self.log.write_snapshot(client, s.fingerprint, self._position,
@@ -138,26 +145,31 @@ class GroupFilter:
         except REDIS_FAILURES as exc:
             log.warning("dedup: snapshot maintenance of %r failed: %s", s.group, exc)
 
-    def _load_snapshot(self, client: RedisClient) -> bool:
+    def _fetch_snapshot(self, client: RedisClient,
+                        trimmed_below: StreamId) -> tuple[StreamId, WindowedBloom] | None:
+        """The group's snapshot if it covers everything the log may have lost."""
         s = self.settings
         self.roundtrips += 1
         snapshot = self.log.load_snapshot(client, s.fingerprint)
-        if snapshot is None or snapshot[0] < self._trimmed_below:
-            return False
+        if snapshot is None or snapshot[0] < trimmed_below:
+            return None
         position, blob = snapshot
         try:
-            loaded = WindowedBloom.from_bytes(blob, s.bloom_capacity, s.bloom_error_rate,
-                                              s.retention_s)
+            return position, WindowedBloom.from_bytes(blob, s.bloom_capacity,
+                                                      s.bloom_error_rate, s.retention_s)
         except SnapshotMismatch as exc:
             log.warning("dedup: ignoring the Bloom snapshot of %r: %s", s.group, exc)
-            return False
+            return None
+
+    def _rebuild(self, client: RedisClient) -> None:
         assert self._bloom is not None
-        self._bloom.absorb(loaded)
-        self._position = max(self._position, position)
-        if self._distrust_until is not None:
-            log.info("dedup: the Bloom filter of %r is rebuilt from a snapshot", s.group)
+        snapshot = self._fetch_snapshot(client, self._trimmed_below)
+        if snapshot is None:
+            return
+        self._bloom.absorb(snapshot[1])
+        self._position = max(self._position, snapshot[0])
         self._distrust_until = None
-        return True
+        log.info("dedup: the Bloom filter of %r is rebuilt from a snapshot", self.settings.group)
 
     def _distrust(self, now: float, why: str) -> None:
         if self._distrust_until is None:

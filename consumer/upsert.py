@@ -6,9 +6,12 @@ mark re-runs the message, and the re-run overwrites its own row instead of addin
     sink = UpsertSink("orders_seen", ["customer", "total_cents"])
 
     def handle(msg: Message) -> None:
-        with db.connection() as conn:                       # any DB-API connection
+        conn = pool.getconn()                               # any DB-API connection
+        try:
             sink.write(conn, msg, {"customer": msg.value["customer"],
                                    "total_cents": msg.value["total_cents"]})
+        finally:
+            pool.putconn(conn)
 
 ``ON CONFLICT`` is SQLite (3.24+) and PostgreSQL syntax; the placeholders follow the driver's
 ``paramstyle`` (qmark for sqlite3, pyformat for psycopg, ...), found from the connection's
@@ -16,7 +19,15 @@ module or given. The key column needs a UNIQUE or PRIMARY KEY constraint.
 
 ``ThreadLocalSqlite`` gives each handler thread its own SQLite connection in WAL mode (readers
 do not block the writer, and a busy database is waited for instead of failing), which is what
-a handler running with ``--concurrency`` > 1 needs.
+a handler running with ``--concurrency`` > 1 needs::
+
+    db = ThreadLocalSqlite("orders.db")
+    db.execute("CREATE TABLE IF NOT EXISTS orders_seen (message_id TEXT PRIMARY KEY, "
+               "customer TEXT, total_cents INTEGER)")
+
+    def handle(msg: Message) -> None:
+        sink.write(db.connection(), msg, {"customer": msg.value["customer"],
+                                          "total_cents": msg.value["total_cents"]})
 """
 
 from __future__ import annotations

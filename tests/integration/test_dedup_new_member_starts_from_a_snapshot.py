@@ -38,3 +38,4 @@ def test_a_restarted_member_loads_the_snapshot_and_keeps_every_duplicate(redis_u
     assert restarted.seen(fresh) == [False] * 1000
     assert restarted.counters.bloom_negative - before.bloom_negative >= 980
     restarted.close()
+
