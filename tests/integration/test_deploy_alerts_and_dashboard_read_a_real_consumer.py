@@ -117,7 +117,7 @@ def test_dead_letters_fire_the_alert_and_the_dashboard_shows_the_run(
         records.append((b"k0", b"\xffnot json", {"message-id": b"garbage"}))
         produce(bootstrap, topic, records)
 
-        wait_for(lambda: firing(prometheus, "ConsumerDeadLettersAppearing"), 60,
+        wait_for(lambda: bool(firing(prometheus, "ConsumerDeadLettersAppearing")), 60,
                  "ConsumerDeadLettersAppearing to fire")
         [alert] = firing(prometheus, "ConsumerDeadLettersAppearing")
         assert (alert["topic"], alert["severity"]) == (topic, "warning")
