@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from .errors import ConfigError
 from .redis_breaker import RedisBreaker
-from .redis_conn import RedisClient, connect
+from .redis_conn import RedisClient, connect, require_bytes_replies
 from .redis_keys import GroupKeys, id_bytes, id_digest
 
 DEFAULT_TTL_S = 7 * 86400.0
@@ -37,7 +37,7 @@ class AttemptStore:
         self._keys = GroupKeys(group, shards)
         self._ttl_ms = int(ttl_s * 1000)
         self._url = redis if isinstance(redis, str) else None
-        self._client: RedisClient | None = None if isinstance(redis, str) else redis
+        self._client = None if isinstance(redis, str) else require_bytes_replies(redis)
         self.breaker = breaker or RedisBreaker("redis (attempts)")
 
     def incr(self, ids: Sequence[str]) -> list[int]:

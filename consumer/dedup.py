@@ -62,7 +62,7 @@ from .dedup_filter import GroupFilter
 from .dedup_log import GroupLog, parse_id
 from .dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
 from .redis_breaker import RedisBreaker
-from .redis_conn import RedisClient, connect
+from .redis_conn import RedisClient, connect, require_bytes_replies
 from .redis_keys import DIGEST_BYTES, GroupKeys, bloom_keys, bloom_keys_of, id_digests, ids_bytes
 
 __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
@@ -126,7 +126,7 @@ class DedupStore:
         self.settings = settings
         self.breaker = breaker or RedisBreaker("redis (dedup)")
         self._url = redis if isinstance(redis, str) else None
-        self._client: RedisClient | None = None if isinstance(redis, str) else redis
+        self._client = None if isinstance(redis, str) else require_bytes_replies(redis)
         self._keys = GroupKeys(settings.group, settings.shards)
         self._filter = GroupFilter(settings, self._keys, clock)
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
@@ -175,7 +175,7 @@ class DedupStore:
         was_trusted = self._filter.trusted
         candidates = [i for i, maybe in enumerate(self._filter.maybe_flags(keys)) if maybe]
         pipe = client.pipeline(transaction=False)
-        self._filter.log.queue_read(pipe, self._filter.position)
+        self._filter.record_log.queue_read(pipe, self._filter.position)
         plan = self._queue_lookup(pipe, id_digests(ids_bytes([ids[i] for i in candidates])), now)
         replies = self._execute(pipe)
         learned: set[int] = set()
@@ -191,7 +191,8 @@ class DedupStore:
                 if i not in checked and (lost_trust or keys[i] in learned)]
         if late:
             pipe = client.pipeline(transaction=False)
-            late_plan = self._queue_lookup(pipe, id_digests(ids_bytes([ids[i] for i in late])), now)
+            late_digests = id_digests(ids_bytes([ids[i] for i in late]))
+            late_plan = self._queue_lookup(pipe, late_digests, now)
             late_found = self._answers(late_plan, self._execute(pipe), late, len(ids))
             found = [a or b for a, b in zip(found, late_found, strict=True)]
         looked_up = len(candidates) + len(late)
@@ -239,7 +240,7 @@ class DedupStore:
             # EVAL by name: redis-py's cluster pipeline has no eval(), but routes the command
             pipe.execute_command("EVAL", _ADD_DIGESTS, 1, self._keys.done(shard, bucket), blob,
                                  DIGEST_BYTES, expire_at_ms)
-        self._filter.log.queue_append(pipe, keys)
+        self._filter.record_log.queue_append(pipe, keys)
         replies = self._execute(pipe)
         self._filter.recorded(keys, parse_id(replies[-GroupLog.APPEND_REPLIES]))
         self._filter.maintain(client, now)

@@ -29,7 +29,7 @@ class GroupFilter:
     def __init__(self, settings: DedupSettings, keys: GroupKeys,
                  clock: Callable[[], float]) -> None:
         self.settings = settings
-        self.log = GroupLog(keys, os.urandom(8), int(settings.retention_s * 1000),
+        self.record_log = GroupLog(keys, os.urandom(8), int(settings.retention_s * 1000),
                             settings.log_read_count)
         self.roundtrips = 0
         self._keys = keys
@@ -40,6 +40,7 @@ class GroupFilter:
         self._trimmed_below: StreamId = ZERO
         self._distrust_until: float | None = None   # None: trusted
         self._next_maintenance = 0.0
+        self._snapshot_turn_ms = max(1, int(settings.snapshot_interval_s * 1000))
 
     @property
     def started(self) -> bool:
@@ -96,7 +97,7 @@ class GroupFilter:
         """Applies one read of the log (``GroupLog.queue_read``'s replies), adding the other
         members' keys to the filter and to ``learned``; True when more entries may follow."""
         assert self._bloom is not None
-        tail = self.log.parse_read(replies)
+        tail = self.record_log.parse_read(replies)
         self._trimmed_below = max(self._trimmed_below, tail.trimmed_below)
         if tail.trimmed_below > self._position:
             self._distrust(now, "the record log was trimmed past this member's position")
@@ -108,7 +109,7 @@ class GroupFilter:
 
     def read_more(self, client: RedisClient, learned: set[int], now: float) -> bool:
         pipe = client.pipeline(transaction=False)
-        self.log.queue_read(pipe, self._position)
+        self.record_log.queue_read(pipe, self._position)
         self.roundtrips += 1
         return self.absorb(pipe.execute(), learned, now)
 
@@ -136,9 +137,9 @@ class GroupFilter:
             self._sync_clock(client)
             if not self.trusted:
                 self._rebuild(client)
-            elif self.log.claim_snapshot_turn(client, max(1, int(s.snapshot_interval_s * 1000))):
+            elif self.record_log.claim_snapshot_turn(client, self._snapshot_turn_ms):
                 self.roundtrips += 2
-                self.log.write_snapshot(client, s.fingerprint, self._position,
+                self.record_log.write_snapshot(client, s.fingerprint, self._position,
                                         self._bloom.to_bytes())
             else:
                 self.roundtrips += 1
@@ -150,7 +151,7 @@ class GroupFilter:
         """The group's snapshot if it covers everything the log may have lost."""
         s = self.settings
         self.roundtrips += 1
-        snapshot = self.log.load_snapshot(client, s.fingerprint)
+        snapshot = self.record_log.load_snapshot(client, s.fingerprint)
         if snapshot is None or snapshot[0] < trimmed_below:
             return None
         position, blob = snapshot

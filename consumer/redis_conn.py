@@ -98,6 +98,15 @@ def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
     return urlunsplit((scheme, first.strip(), "", parts.query, "")), seeds
 
 
+def require_bytes_replies(client: RedisClient) -> RedisClient:
+    """Our Redis users read binary replies (digests, packed keys, stream fields): a client
+    shared with them must not decode responses to str."""
+    if client.get_encoder().decode_responses:
+        raise ConfigError("the Redis client given to dedup/attempts must not decode responses "
+                          "(decode_responses=False)")
+    return client
+
+
 def connect(url: str, options: RedisOptions | None = None) -> RedisClient:
     """A client for ``url``. A standalone client connects on first use; a cluster client asks
     its seeds for the slot map here, so an unreachable cluster raises ``RedisUnavailable``."""

@@ -4,6 +4,7 @@ tests/integration/test_attempt_counts_outlive_the_process.py and the cluster tes
 from __future__ import annotations
 
 import pytest
+import redis
 
 from consumer.attempts import AttemptStore
 from consumer.errors import ConfigError, RedisCircuitOpen, RedisUnavailable
@@ -12,6 +13,11 @@ from consumer.services import free_port
 
 
 class Exploding:
+    """A client whose every use that would reach Redis is a test failure."""
+
+    def get_encoder(self):
+        return redis.Redis().get_encoder()
+
     def __getattr__(self, name):
         raise AssertionError(f"Redis was used: {name}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,7 +63,10 @@ def test_from_settings_takes_the_runtimes_redis_group_and_window():
 
 
 class Exploding:
-    """A client whose every use is a test failure."""
+    """A client whose every use that would reach Redis is a test failure."""
+
+    def get_encoder(self):
+        return redis.Redis().get_encoder()
 
     def __getattr__(self, name):
         raise AssertionError(f"Redis was used: {name}")
@@ -88,3 +92,8 @@ def test_an_open_breaker_fails_fast_without_touching_redis():
     with pytest.raises(RedisCircuitOpen):
         store.record(["a"])
 
+
+
+def test_a_shared_client_that_decodes_replies_is_refused():
+    with pytest.raises(ConfigError, match="decode"):
+        DedupStore(redis.Redis(decode_responses=True), SETTINGS)
