@@ -120,14 +120,24 @@ def test_a_missing_secret_stops_the_pod_with_one_clear_line(tmp_path):
     assert not Path(volumes.local(container, "/etc/consumer/consumer.toml")).exists()
 
 
-def test_the_compose_consumers_settings_load():
+def test_the_compose_consumers_settings_load(tmp_path):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["consumer"]
-    [config_mount] = [v for v in compose["volumes"] if v.endswith(":/etc/consumer/consumer.toml:ro")]
-    local_config = str(ROOT / config_mount.split(":")[0])
-    args = [local_config if a == "/etc/consumer/consumer.toml" else a for a in compose["command"]]
+    # Container path -> repository path of each bind mount ("./x:/y[:ro]").
+    mounts = {volume.split(":")[1]: str(ROOT / volume.split(":")[0])
+              for volume in compose["volumes"] if volume.startswith("./")}
+
+    def local(text: str) -> str:
+        for target, source in sorted(mounts.items(), key=lambda m: -len(m[0])):
+            text = text.replace(target, source)
+        return text
+
+    config = tmp_path / "consumer.toml"
+    config.write_text(local(Path(mounts["/etc/consumer/consumer.toml"]).read_text()))
+    args = [str(config) if a == "/etc/consumer/consumer.toml" else a for a in compose["command"]]
     env = {k: str(v).replace("${CONSUMER_HANDLER:-", "").rstrip("}")
            for k, v in compose["environment"].items()}
     settings = load_settings(build_parser().parse_args(args), env=env)
     assert (settings.topic, settings.group, settings.bootstrap) == (
         "orders", "orders-consumer", "kafka:19092")
+    assert settings.reader_schema == str(ROOT / "schemas" / "orders-v1.avsc")
     Consumer(kafka.consumer_config("127.0.0.1:9", settings.group, settings.kafka)).close()
