@@ -3,20 +3,29 @@ setting or an absent service is still a clear error rather than a failure mid-st
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from confluent_kafka import Consumer
 
 from .avro_codec import AvroDecoder
+from .backfill import Backfill, backfill_group
 from .breaker import BREAKERS
 from .config import Settings, read_reader_schema
 from .deadletters import DeadLetters
 from .decode import Decoder, ValueDecoder, bytes_decoder, json_decoder
+from .dedup import DedupStore
+from .dedup_settings import DedupSettings
 from .dispatch import Dispatcher, lane_of
 from .duplicates import DuplicateFilter
 from .errors import ConfigError
 from .executor import AsyncExecutor, ThreadExecutor
 from .handler import load_handler
 from .kafka import admin, consumer_config, partition_count
+from .ledger import AttemptLedger
 from .outcome import OutcomePolicy
+from .recovery import Recovery
+from .redis_breaker import RedisBreaker
+from .redis_conn import connect
 from .registry_client import RegistryClient
 from .retry import BackoffPolicy
 from .runtime import Runtime
@@ -32,6 +41,13 @@ def value_decoder(settings: Settings) -> ValueDecoder:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    backfill = None
+    kafka = dict(settings.kafka)
+    if settings.from_time_ms is not None:
+        backfill = Backfill(settings.from_time_ms, settings.until_time_ms)
+        settings = replace(settings, group=backfill_group(
+            settings.group, settings.from_time_ms, settings.until_time_ms))
+        kafka["enable.partition.eof"] = "true"   # how a backfill knows it reached the end
     handler = load_handler(settings.handler)
     BREAKERS.configure(settings.breakers)
     if partition_count(admin(settings.bootstrap, settings.kafka), settings.topic) is None:
@@ -46,16 +62,24 @@ def build_runtime(settings: Settings) -> Runtime:
     executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
                               settings.concurrency)
     decoder = Decoder(settings.topic, value_decoder(settings), lane_of(settings.ordering),
-                      settings.id_header, settings.id_field)
-    duplicates = None
-    if settings.dedup:
-        from .dedup import DedupStore
-
-        store = DedupStore.from_settings(settings)
-        duplicates = DuplicateFilter(store, settings.redis_down == "continue")
+                      settings.id_header, settings.id_field,
+                      backfill.outside if backfill is not None else None)
+    keep_going = settings.redis_down == "continue"
+    duplicates = recovery = None
+    if settings.redis:
+        client = connect(settings.redis)
+        breaker = RedisBreaker("redis")
+        if settings.dedup:
+            store = DedupStore(client, DedupSettings(group=settings.group,
+                                                     window_s=settings.dedup_window_s),
+                               breaker=breaker)
+            duplicates = DuplicateFilter(store, keep_going)
+        recovery = Recovery(AttemptLedger(client, settings.group, settings.topic, breaker),
+                            settings.max_attempts, keep_going)
     dead_letters = DeadLetters(bootstrap=settings.bootstrap, kafka=settings.kafka,
                                topic=settings.dlq_topic, source=settings.topic,
                                group=settings.group)
-    consumer = Consumer(consumer_config(settings.bootstrap, settings.group, settings.kafka))
+    consumer = Consumer(consumer_config(settings.bootstrap, settings.group, kafka))
     return Runtime(settings, consumer=consumer, decoder=decoder, executor=executor,
-                   duplicates=duplicates, dead_letters=dead_letters, policy=policy)
+                   duplicates=duplicates, dead_letters=dead_letters, policy=policy,
+                   recovery=recovery, backfill=backfill)

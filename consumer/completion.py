@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from .errors import RedisUnavailable
+from .errors import DataError, RedisUnavailable
 from .outcome import Verdict
 
 log = logging.getLogger(__name__)
@@ -19,12 +19,13 @@ log = logging.getLogger(__name__)
 
 class Completion:
     def __init__(self, *, consumer: Any, executor: Any, duplicates: Any, dead_letters: Any,
-                 policy: Any) -> None:
+                 policy: Any, recovery: Any) -> None:
         self._consumer = consumer
         self._executor = executor
         self._duplicates = duplicates      # DuplicateFilter, or None with --no-dedup
         self._dead_letters = dead_letters
         self._policy = policy
+        self._recovery = recovery          # Recovery, or None without Redis
         self._to_record: list[Any] = []
         self._unsent: list[Any] = []           # dead letters the broker refused: sent again
         self.counts: Counter[str] = Counter()
@@ -44,8 +45,10 @@ class Completion:
                     to_record.append(message)
             elif verdict is Verdict.DEAD_LETTER:
                 self.dead_letter(message)
-            else:
+            else:  # a retry is scheduled: its attempt goes on record
                 self.counts[verdict.value] += 1
+                if self._recovery is not None:
+                    self._recovery.failed(message)
         if to_record:
             self._record()
         self._dead_letters.poll()
@@ -63,11 +66,15 @@ class Completion:
         for message in recorded:
             self.finish(message, Verdict.DONE)
 
-    def data_errors(self, failures: Sequence[tuple[Any, BaseException]]) -> None:
+    def data_errors(self, failures: Sequence[tuple[Any, DataError]]) -> None:
         for message, error in failures:
-            self.data_error_reasons[getattr(error, "reason", "decode")] += 1
-            self._policy.decide(message, error)   # records the failure on the message
-            self.dead_letter(message)
+            self.data_error_reasons[error.reason] += 1
+            self.reject(message, error)
+
+    def reject(self, message: Any, error: BaseException) -> None:
+        """A message that fails before any handler call (bad data, a crash loop)."""
+        self._policy.decide(message, error)   # records the failure on the message
+        self.dead_letter(message)
 
     def duplicates(self, messages: list[Any]) -> None:
         for message in messages:
@@ -89,12 +96,23 @@ class Completion:
             tracker.complete(message.offset)
         self.counts[verdict.value] += 1
         self.finished.append(message)
+        if self._recovery is not None and verdict is not Verdict.DUPLICATE:
+            runnable = self._recovery.settled(message)
+            if runnable:
+                self._executor.submit(runnable)
         if self._duplicates is not None and verdict is not Verdict.DUPLICATE:
             follow = self._duplicates.settled(message, succeeded=verdict is Verdict.DONE)
             if verdict is Verdict.DONE:
                 self.duplicates(follow)
-            elif follow:
-                self._executor.submit(follow)
+            else:
+                self.submit(follow)
+
+    def submit(self, messages: list[Any]) -> None:
+        """Hands messages to the handlers, through crash-loop protection when it is on."""
+        if self._recovery is not None and messages:
+            messages = self._recovery.admit(messages)
+        if messages:
+            self._executor.submit(messages)
 
     @property
     def pending_records(self) -> int:

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from .errors import DataError, DecodeError, RegistryUnavailable
 from .message import Message
 
@@ -34,8 +36,12 @@ class Decoder:
     record is tracked, whatever becomes of it, so its offset is committed only once settled."""
 
     def __init__(self, topic: str, value_decoder: ValueDecoder, lane: Callable[[Any, int], Any],
-                 id_header: str, id_field: str | None) -> None:
+                 id_header: str, id_field: str | None,
+                 outside: Callable[[Any], bool] | None = None) -> None:
         self._topic = topic
+        self._outside = outside      # backfill: records outside the time range
+        self.outside: list[Message] = []       # tracked, not to be handled
+        self.ends_reached: list[int] = []      # partitions whose end was reached
         self._value_decoder = value_decoder
         self._lane = lane
         self._id_header = id_header
@@ -50,7 +56,10 @@ class Decoder:
         topic, lane, held = self._topic, self._lane, self.held
         for raw in raws:
             if raw.error() is not None:
-                log.warning("broker error while consuming %s: %s", topic, raw.error())
+                if raw.error().code() == KafkaError._PARTITION_EOF:
+                    self.ends_reached.append(raw.partition())
+                else:
+                    log.warning("broker error while consuming %s: %s", topic, raw.error())
                 continue
             partition = raw.partition()
             tracker = trackers.get(partition)
@@ -61,7 +70,9 @@ class Decoder:
             message.lane = lane(key, partition)
             message.tracker = tracker
             tracker.track(message)
-            if partition in held:
+            if self._outside is not None and self._outside(raw):
+                self.outside.append(message)
+            elif partition in held:
                 held[partition].append(message)
             else:
                 self._decode_one(message, good, bad)

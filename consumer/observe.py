@@ -11,10 +11,12 @@ from typing import Any
 from .breaker import BREAKERS
 from .circuit import BreakerState
 from .config import read_reader_schema
+from .constants import OUTCOMES
 from .http_server import Health, MetricsServer
 from .lag import LagProbe, LagReporter
 from .metrics import MetricsSettings, create_metrics
 from .null_counts import count_nulls, nullable_fields
+from .supervisor import MEMBER_HOST, announce_port, member_port_file
 
 PUBLISH_EVERY_S = 0.25
 
@@ -27,6 +29,7 @@ class Observer:
                                                       enabled=settings.metrics_port != 0))
         self.health = Health()
         self._server: MetricsServer | None = None
+        self._port_file: str | None = None
         self._lag: LagReporter | None = None
         self._published: Counter[str] = Counter()
         self._data_errors: Counter[str] = Counter()
@@ -37,14 +40,20 @@ class Observer:
         self._nullable = nullable_fields(reader) if reader else ()
         if self.metrics.enabled:
             BREAKERS.add_listener(self._breaker_changed)
+            # A member of `consumer run --processes N` serves on a loopback port of its own and
+            # announces it to its supervisor, which serves --metrics-port for the group.
+            self._port_file = member_port_file()
+            host, port = (MEMBER_HOST, 0) if self._port_file else ("0.0.0.0", settings.metrics_port)
             self._server = MetricsServer(self.metrics.registry, self.health,  # type: ignore[attr-defined]
-                                         port=settings.metrics_port)
+                                         host=host, port=port)
             self._lag = LagReporter(LagProbe(settings.bootstrap, settings.kafka), self.metrics,
                                     settings.topic, runtime.positions)
 
     def start(self) -> None:
         if self._server is not None:
-            self._server.start()
+            port = self._server.start()
+            if self._port_file:
+                announce_port(self._port_file, port)
         if self._lag is not None:
             self._lag.start()
 
@@ -65,7 +74,7 @@ class Observer:
             del finished[:count]
             return
         for outcome, total in completion.counts.items():
-            if total != self._published[outcome]:
+            if outcome in OUTCOMES and total != self._published[outcome]:
                 metrics.messages(outcome, total - self._published[outcome])
                 self._published[outcome] = total
         for reason, total in completion.data_error_reasons.items():

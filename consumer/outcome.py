@@ -23,6 +23,7 @@ class Verdict(enum.Enum):
     RETRY = "retried"
     DEAD_LETTER = "dead_lettered"
     WAIT = "wait"   # a breaker is open: try again later, charge nothing
+    SKIPPED = "skipped"   # outside a backfill's time range: read past, not handled
 
 
 @dataclass(slots=True)

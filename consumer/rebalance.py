@@ -4,12 +4,14 @@ bound, its position is committed synchronously, and only then does the callback 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
+from .errors import RedisUnavailable
 from .offsets import PartitionTracker
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,18 @@ class Rebalancer:
         if not partitions:
             return
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
-        consumer.incremental_assign(rt.start_offsets(consumer, partitions))
+        consumer.incremental_assign(rt.start_offsets(consumer, partitions, committed))
         for tp in partitions:
             tracker = PartitionTracker(tp.topic, tp.partition)
             # Known before anything is done here, so lag counts from the group's commit.
             tracker.position = committed[tp.partition] if committed[tp.partition] >= 0 else None
             rt.trackers[tp.partition] = tracker
+            if rt.recovery is not None:
+                try:
+                    rt.recovery.assigned(tp.partition, tracker.position)
+                except RedisUnavailable as exc:
+                    log.warning("%s[%d]: attempt counts unknown (%s): crash-loop protection "
+                                "is off for this assignment", tp.topic, tp.partition, exc)
         rt.flow.assigned([tp.partition for tp in partitions])
         log.info("assigned %s", _names(partitions))
 
@@ -72,6 +80,11 @@ class Rebalancer:
             self._commit(trackers)
         for tracker in trackers.values():
             tracker.active = False
+            if rt.recovery is not None:
+                # Not after a loss: what ran there is unknown, the next owner runs a careful
+                # recovery pass. Nor when Redis is down: the same, slower but still right.
+                with contextlib.suppress(RedisUnavailable):
+                    rt.recovery.released(tracker.partition, tracker.position, clean=commit)
         rt.discard(lambda m: m.partition not in trackers)
         for partition in trackers:
             del rt.trackers[partition]

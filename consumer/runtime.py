@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from .backfill import Backfill
 from .completion import Completion
 from .config import Settings
 from .decode import Decoder
@@ -25,7 +26,9 @@ from .errors import RedisUnavailable
 from .flow import Flow
 from .observe import Observer
 from .offsets import PartitionTracker
+from .outcome import Verdict
 from .rebalance import Rebalancer
+from .recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +39,20 @@ HELD_RETRY_S = 1.0     # how often records waiting for the registry are decoded 
 
 class Runtime:
     def __init__(self, settings: Settings, *, consumer: Consumer, decoder: Decoder,
-                 executor: Any, duplicates: Any, dead_letters: Any, policy: Any) -> None:
+                 executor: Any, duplicates: Any, dead_letters: Any, policy: Any,
+                 recovery: Recovery | None, backfill: Backfill | None) -> None:
         self.settings = settings
         self.consumer = consumer
         self.decoder = decoder
         self.executor = executor
         self.duplicates = duplicates
+        self.recovery = recovery
+        self.backfill = backfill
         self.trackers: dict[int, PartitionTracker] = {}
         self.flow = Flow(consumer, settings.topic)
         self.completion = Completion(consumer=consumer, executor=executor,
                                      duplicates=duplicates, dead_letters=dead_letters,
-                                     policy=policy)
+                                     policy=policy, recovery=recovery)
         self.rebalancer = Rebalancer(self)
         self.observer = Observer(self)
         self.stopping = threading.Event()
@@ -59,15 +65,29 @@ class Runtime:
         raws = self._poll()                                          # poll
         if raws:
             messages, failures = self.decoder.decode(raws, self.trackers)   # decode/validate
+            if self.recovery is not None and self.recovery.active:
+                self._note_fetched(raws)
             self.completion.data_errors(failures)                 # bad data: dead-letter
             self._admit(messages)                                 # dedup -> dispatch
+            if self.backfill is not None:
+                self._bound_backfill()
         elif self._unadmitted:
             self._admit([])
+        if self.recovery is not None:
+            runnable = self.recovery.poll()
+            if runnable:
+                self.executor.submit(runnable)
+            while self.recovery.crash_looped:
+                self.completion.reject(*self.recovery.crash_looped.pop())
         self._retry_held()
         self.completion.settle()                                  # handler -> outcome
         self.completion.store_offsets(self.trackers)              # commit (background)
         self._regulate()                                          # pause | resume
         self.observer.turn()
+        if self.backfill is not None and self.backfill.finished(set(self.trackers)) \
+                and not self.buffered:
+            log.info("backfill done: every partition passed %d", self.backfill.until_ms)
+            self.stopping.set()
 
     def _poll(self) -> list[Any]:
         buffered = self.buffered
@@ -77,7 +97,7 @@ class Runtime:
 
     def _admit(self, messages: list[Any]) -> None:
         if self.duplicates is None:
-            self.executor.submit(messages)
+            self.completion.submit(messages)
             return
         batch = self._unadmitted + messages if self._unadmitted else messages
         try:
@@ -87,8 +107,22 @@ class Runtime:
             return
         self._unadmitted = []
         self.completion.duplicates(duplicates)
-        if fresh:
-            self.executor.submit(fresh)
+        self.completion.submit(fresh)
+
+    def _bound_backfill(self) -> None:
+        assert self.backfill is not None
+        for message in self.decoder.outside:
+            self.completion.finish(message, Verdict.SKIPPED)
+        self.decoder.outside.clear()
+        for partition in self.decoder.ends_reached:
+            self.backfill.reached_end(partition)
+        self.decoder.ends_reached.clear()
+
+    def _note_fetched(self, raws: list[Any]) -> None:
+        assert self.recovery is not None
+        for raw in raws:
+            if raw.error() is None:
+                self.recovery.fetched_past(raw.partition(), raw.offset())
 
     def _retry_held(self) -> None:
         if not self.decoder.held or time.monotonic() < self._held_retry_at:
@@ -108,8 +142,9 @@ class Runtime:
             flow.hold("buffer", buffered >= bound)
         flow.hold("breaker", self.executor.gated())
         flow.hold("registry", bool(self.decoder.held))
-        if self.duplicates is not None:
-            flow.hold("redis", self.duplicates.redis_down and self.settings.redis_down == "pause")
+        redis_down = (self.duplicates is not None and self.duplicates.redis_down) or \
+            (self.recovery is not None and self.recovery.redis_down)
+        flow.hold("redis", redis_down and self.settings.redis_down == "pause")
 
     @property
     def buffered(self) -> int:
@@ -117,11 +152,13 @@ class Runtime:
         return sum(len(t) for t in self.trackers.values())
 
     # -- partitions ----------------------------------------------------------------------
-    def start_offsets(self, consumer: Consumer, partitions: list[TopicPartition]
-                      ) -> list[TopicPartition]:
+    def start_offsets(self, consumer: Consumer, partitions: list[TopicPartition],
+                      committed: dict[int, int]) -> list[TopicPartition]:
         """Where newly assigned partitions start: their committed offsets (librdkafka's
-        default when left unset)."""
-        return partitions
+        default when left unset), or a backfill's start."""
+        if self.backfill is None:
+            return partitions
+        return self.backfill.start_offsets(consumer, partitions, committed)
 
     def positions(self) -> dict[int, int | None]:
         """partition -> commit position, for the lag reporter's thread."""
@@ -132,8 +169,10 @@ class Runtime:
         among it hand their turn to a later copy."""
         for message in self.executor.drop(keep):
             if self.duplicates is not None:
-                self.executor.submit(self.duplicates.settled(message, succeeded=False))
+                self.completion.submit(self.duplicates.settled(message, succeeded=False))
         self.decoder.drop_held(keep)
+        if self.recovery is not None:
+            self.recovery.discard(keep)
         self._unadmitted = [m for m in self._unadmitted if keep(m)]
         if self.duplicates is not None:
             self.duplicates.drop(keep)
