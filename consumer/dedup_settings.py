@@ -5,7 +5,14 @@ window (plus skew) after the bucket ends; a lookup at time ``now`` asks every bu
 ``now - window_s - skew`` to ``now + skew``. So an id is reported seen for at least
 ``window_s`` after it was recorded, by members whose clocks differ by up to ``clock_skew_s``,
 and for at most ``window_s + bucket_s + 2 * clock_skew_s``. More buckets per window mean less
-overshoot (memory) but more SMISMEMBER commands per lookup (one per bucket and shard).
+overshoot (memory) but more SMISMEMBER calls per lookup (one per bucket, in one script call
+per shard).
+
+Sizing the Bloom filter: ``bloom_capacity`` is the number of ids a group records per window.
+Each member holds two generations of ``1.44 * log2(1 / bloom_error_rate)`` bits per id of
+capacity (1.8 MB each at 1M and 0.1%), and so does the snapshot in Redis. Past its capacity a
+filter's false-positive rate rises (~5% at twice the capacity, bench/RESULTS.md): more ids are
+looked up in Redis, never a wrong answer.
 """
 
 from __future__ import annotations
