@@ -131,8 +131,9 @@ class Recovery:
                     return []
             self._suspects.popleft()
             if message.attempt > self._max_attempts:
+                message.attempt -= 1   # the dead letter counts the attempts that happened
                 self.crash_looped.append((message, CrashLoopError(
-                    f"the process died {message.attempt - 1} times while this message was in "
+                    f"the process died {message.attempt} times while this message was in "
                     f"flight", raw=message.raw)))
                 continue
             self.current = message

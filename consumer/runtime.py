@@ -65,10 +65,10 @@ class Runtime:
         raws = self._poll()                                          # poll
         if raws:
             messages, failures = self.decoder.decode(raws, self.trackers)   # decode/validate
-            if self.recovery is not None and self.recovery.active:
-                self._note_fetched(raws)
             self.completion.data_errors(failures)                 # bad data: dead-letter
             self._admit(messages)                                 # dedup -> dispatch
+            if self.recovery is not None and self.recovery.active:
+                self._note_fetched(raws)   # after admit: suspects among them are classified
             if self.backfill is not None:
                 self._bound_backfill()
         elif self._unadmitted:

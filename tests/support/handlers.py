@@ -2,7 +2,9 @@
 line per event with a single O_APPEND write, so lines survive kill -9 and never interleave.
 
 Environment: RECORD_FILE (required), HANDLER_DELAY_S (default 0), FAIL_IDS (comma-separated
-message ids that always raise), TRANSIENT_UNTIL_FILE (transient failures until it exists).
+message ids that always raise), CRASH_IDS (ids that kill the process, as a segfault would),
+TRANSIENT_UNTIL_FILE (transient failures until it exists), DOWNSTREAM_DOWN_FILE (the
+dependency `guarded` calls through a breaker fails while that file exists).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import os
 import time
 
-from consumer import Message, TransientError
+from consumer import Message, TransientError, breaker
 
 _fd = -1
 
@@ -33,6 +35,8 @@ def _delay() -> float:
 
 
 def _check_failures(msg: Message) -> None:
+    if msg.message_id in os.environ.get("CRASH_IDS", "").split(","):
+        os._exit(3)
     if msg.message_id in os.environ.get("FAIL_IDS", "").split(","):
         raise RuntimeError(f"handler bug on {msg.message_id}")
     gate = os.environ.get("TRANSIENT_UNTIL_FILE")
@@ -56,6 +60,20 @@ async def record_async(msg: Message) -> None:
     delay = _delay()
     if delay:
         await asyncio.sleep(delay)
+    _write(_line("done", msg))
+
+
+def _downstream(msg: Message) -> None:
+    down = os.environ.get("DOWNSTREAM_DOWN_FILE")
+    if down and os.path.exists(down):
+        raise ConnectionError("downstream refused the connection")
+
+
+def guarded(msg: Message) -> None:
+    """Calls a dependency through the `downstream` breaker; records only successful calls."""
+    with breaker("downstream"):
+        _downstream(msg)
+    _write(_line("start", msg))
     _write(_line("done", msg))
 
 
