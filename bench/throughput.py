@@ -13,8 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (COUNTER, create_topic, group_flags, produce, run_pipeline,  # type: ignore
-                    start_broker, unique)
+from common import COUNTER, create_topic, group_flags, produce, run_pipeline, start_broker, unique  # type: ignore
 from confluent_kafka import Consumer
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import xxhash
 
-from .constants import REDIS_ATTEMPTS_KIND, REDIS_DEDUP_KIND, REDIS_PREFIX
+from .constants import REDIS_DEDUP_KIND, REDIS_PREFIX
 from .errors import ConfigError
 
 DIGEST_BYTES = 12
@@ -103,9 +103,6 @@ class GroupKeys:
     def done(self, shard: int, bucket: int) -> str:
         """The set of digests recorded done during time bucket ``bucket``."""
         return f"{REDIS_PREFIX}:{{{self._tag(shard)}}}:{REDIS_DEDUP_KIND}:done:{bucket}"
-
-    def attempts(self, shard: int, digest: bytes) -> str:
-        return f"{REDIS_PREFIX}:{{{self._tag(shard)}}}:{REDIS_ATTEMPTS_KIND}:{digest.hex()}"
 
     @property
     def log(self) -> str:

@@ -9,8 +9,9 @@ import time
 import pytest
 import redis
 
-from consumer.attempts import AttemptStore
 from consumer.dedup import DedupSettings, DedupStore
+from consumer.ledger import AttemptLedger
+from consumer.redis_breaker import RedisBreaker
 from consumer.redis_conn import connect
 from tests.support.redis_servers import redis_cluster
 
@@ -42,12 +43,14 @@ def test_dedup_and_attempts_on_a_three_node_cluster(tmp_path, unique):
         holding = [n for n in nodes if redis.Redis(port=n.port).dbsize() > 0]
         assert len(holding) >= 2, "a sharded group's keys all landed on one node"
 
-        attempts = AttemptStore(connect(url), settings.group, shards=settings.shards)
-        assert attempts.incr(["b0-1", "b0-2", "b0-3"]) == [1, 1, 1]
-        assert attempts.incr(["b0-1", "b0-2"]) == [2, 2]
-        assert attempts.get(["b0-1", "b0-3", "never"]) == [2, 1, 0]
-        attempts.clear(["b0-1", "b0-3"])
-        assert attempts.get(["b0-1", "b0-2", "b0-3"]) == [0, 2, 0]
+        client = connect(url)
+        ledger = AttemptLedger(client, settings.group, "orders", RedisBreaker())
+        ledger.mark({0: 41, 5: 7})
+        assert [ledger.charge(0, 40), ledger.charge(0, 40), ledger.charge(5, 3)] == [1, 2, 1]
+        assert ledger.load(0) == ({40: 2}, 41) and ledger.load(5) == ({3: 1}, 7)
+        ledger.clear({0: [40]})
+        ledger.release(5, 10)
+        assert ledger.load(0) == ({}, 41) and ledger.load(5) == ({3: 1}, 9)
         for store in (first, second, restarted):
             store.close()
-        attempts.close()
+        client.close()

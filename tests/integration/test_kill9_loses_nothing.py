@@ -37,7 +37,7 @@ def test_kill9_at_random_moments_loses_nothing(bootstrap, unique, tmp_path):
         try:
             before = len(events(record))
             # Kill only once it is really consuming, at a random moment after that.
-            wait_for(lambda b=before: len(events(record)) > b or proc.poll() is not None, 60,
+            wait_for(lambda b=before, p=proc: len(events(record)) > b or p.poll() is not None, 60,
                      f"the consumer to start handling (seed {seed})")
             time.sleep(rnd.uniform(0.3, 1.5))
         finally:

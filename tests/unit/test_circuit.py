@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from consumer.breaker_config import BreakerConfig
-from consumer.constants import BREAKER_STATE_VALUES
 from consumer.circuit import BreakerState, CircuitBreaker
+from consumer.constants import BREAKER_STATE_VALUES
 from consumer.errors import BreakerOpenError, DecodeError, PermanentError, TransientError
 
 

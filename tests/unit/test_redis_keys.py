@@ -19,8 +19,7 @@ def slot(key: str) -> int:
 
 def test_one_shard_puts_every_key_of_a_group_in_one_slot():
     keys = GroupKeys("orders-service")
-    digest = id_digest(b"order-1")
-    names = [keys.done(0, 1), keys.done(0, 99999), keys.attempts(0, digest), keys.log,
+    names = [keys.done(0, 1), keys.done(0, 99999), keys.log,
              keys.trimmed, keys.snapshot("c1-e0.1"), keys.snapshot_lock]
     assert {slot(name) for name in names} == {slot(keys.log)}
     assert all(name.startswith("consumer:{orders-service}:") for name in names)
@@ -33,7 +32,6 @@ def test_shards_spread_ids_over_slots_and_keep_each_shards_keys_together():
     assert shards == set(range(8))
     for shard in range(8):
         assert slot(keys.done(shard, 5)) == slot(keys.done(shard, 6))
-        assert slot(keys.done(shard, 5)) == slot(keys.attempts(shard, digests[0]))
     assert len({slot(keys.done(shard, 5)) for shard in range(8)}) == 8
 
 

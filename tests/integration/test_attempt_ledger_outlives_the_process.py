@@ -1,0 +1,34 @@
+"""Attempt counts and dispatch marks live in Redis: a new ledger (a restarted process, or the
+next owner of a partition) reads back what the previous one wrote, and the keys expire."""
+
+import pytest
+import redis
+
+from consumer.ledger import AttemptLedger
+from consumer.redis_breaker import RedisBreaker
+from consumer.redis_conn import connect
+
+pytestmark = pytest.mark.integration
+
+
+def test_counts_and_marks_survive_a_restart(redis_url, unique):
+    group = f"ledger-{unique}"
+    crashed = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
+    crashed.mark({0: 120, 1: 80})
+    assert crashed.charge(0, 101) == 1
+    assert crashed.charge(0, 101) == 2
+    crashed.charge(1, 7)
+
+    restarted = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
+    assert restarted.load(0) == ({101: 2}, 120)
+    assert restarted.load(1) == ({7: 1}, 80)
+    assert restarted.load(2) == ({}, None)
+    restarted.clear({0: [101]})
+    restarted.release(1, 81)          # drained and committed at 81: nothing above ran
+    restarted.release(2, None)
+    assert restarted.load(0) == ({}, 120) and restarted.load(1) == ({7: 1}, 80)
+
+    other_group = AttemptLedger(connect(redis_url), f"other-{unique}", "orders", RedisBreaker())
+    assert other_group.load(0) == ({}, None)
+    ttl_ms = redis.Redis.from_url(redis_url).pttl(f"consumer:{{{group}}}:attempts:orders:1")
+    assert 0 < ttl_ms <= 7 * 86_400_000
