@@ -7,11 +7,14 @@ assigned partition has passed it (a record after T2, or the partition's end)."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import OFFSET_END, TopicPartition
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 5.0
 
 
 def backfill_group(group: str, from_ms: int, until_ms: int | None) -> str:
@@ -23,6 +26,7 @@ class Backfill:
         self.from_ms = from_ms
         self.until_ms = until_ms
         self.passed: set[int] = set()   # partitions read past T2 (or to their end)
+        self._next_progress = time.monotonic() + PROGRESS_EVERY_S
 
     def start_offsets(self, consumer: Any, partitions: list[TopicPartition],
                       committed: dict[int, int]) -> list[TopicPartition]:
@@ -54,6 +58,15 @@ class Backfill:
 
     def reached_end(self, partition: int) -> None:
         self.passed.add(partition)
+
+    def progress(self, counts: Mapping[str, int], assigned: set[int]) -> None:
+        """A progress line every few seconds: a backfill is watched by a person."""
+        if time.monotonic() < self._next_progress:
+            return
+        self._next_progress = time.monotonic() + PROGRESS_EVERY_S
+        settled = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        log.info("backfill: %s; %d of %d partitions past the end of the range",
+                 settled or "nothing yet", len(assigned & self.passed), len(assigned))
 
     def finished(self, assigned: set[int]) -> bool:
         return self.until_ms is not None and bool(assigned) and assigned <= self.passed

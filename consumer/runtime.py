@@ -84,10 +84,12 @@ class Runtime:
         self.completion.store_offsets(self.trackers)              # commit (background)
         self._regulate()                                          # pause | resume
         self.observer.turn()
-        if self.backfill is not None and self.backfill.finished(set(self.trackers)) \
-                and not self.buffered:
-            log.info("backfill done: every partition passed %d", self.backfill.until_ms)
-            self.stopping.set()
+        if self.backfill is not None:
+            assigned = set(self.trackers)
+            self.backfill.progress(self.completion.counts, assigned)
+            if self.backfill.finished(assigned) and not self.buffered:
+                log.info("backfill done: every partition passed %d", self.backfill.until_ms)
+                self.stopping.set()
 
     def _poll(self) -> list[Any]:
         buffered = self.buffered

@@ -23,7 +23,8 @@ Record = tuple[bytes | None, bytes | None, dict[str, bytes] | None]
 
 
 def produce(bootstrap: str, topic: str, records: Iterable[Record],
-            partitioner: Callable[[int], int] | None = None) -> dict[int, int]:
+            partitioner: Callable[[int], int] | None = None,
+            timestamp_ms: Callable[[int], int] | None = None) -> dict[int, int]:
     """Produces ``(key, value, headers)`` records; returns partition -> end offset (last
     offset + 1) from the delivery reports, exact even where the broker's ListOffsets is not."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
@@ -39,6 +40,8 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record],
 
     for index, (key, value, headers) in enumerate(records):
         extra = {} if partitioner is None else {"partition": partitioner(index)}
+        if timestamp_ms is not None:
+            extra["timestamp"] = timestamp_ms(index)
         while True:
             try:
                 producer.produce(topic, key=key, value=value, headers=headers,
