@@ -13,7 +13,7 @@ from .errors import ConsumerError
 from .logs import setup_logging
 
 COMMAND_MODULES = ("cmd_dev", "cmd_run", "cmd_lag", "cmd_registry", "cmd_schemas", "cmd_produce",
-                   "cmd_dlq")
+                   "cmd_dlq", "cmd_demo")
 
 
 class Parser(argparse.ArgumentParser):

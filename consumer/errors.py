@@ -142,3 +142,10 @@ class NotFoundError(UsageError):
 class ReplayError(ConsumerError):
     """Raised by ``consumer dlq replay`` when a republished letter is not acknowledged: the
     replay stops and its progress stays before that letter, so the next run retries it."""
+
+
+# -- consumer demo -----------------------------------------------------------------------------
+class DemoError(ConsumerError):
+    """Raised by ``consumer demo`` when a step does not end as it must: the consumer exits or
+    does not settle in time, a group it needs is still in use, or the figures disagree with
+    what was produced."""
