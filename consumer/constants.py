@@ -93,3 +93,10 @@ REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 
 # -- idempotency toolkit ----------------------------------------------------------------------
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+
+# -- consumer run --processes N (supervisor.py) -----------------------------------------------
+# Set by the supervisor for each member: the file where the member writes the loopback port of
+# its own metrics server, which the supervisor merges into the one it serves.
+ENV_MEMBER_METRICS_FILE = "CONSUMER_MEMBER_METRICS_FILE"
+METRIC_MEMBER_RESTARTS = "consumer_member_restarts_total"
+METRIC_MEMBERS_RUNNING = "consumer_members_running"
