@@ -27,15 +27,14 @@ from .demo import (
     demo_home,
     figures,
     fix_and_replay,
-    inspect,
     prepare,
     send,
     source_root,
-    step,
 )
 from .demo_data import REFUND, plan_orders
-from .demo_member import GROUP_TIMINGS, shown_path
-from .demo_report import Summary, figures_table
+from .demo_dlq import show_letters
+from .demo_member import GROUP_TIMINGS, metrics_port, shown_path
+from .demo_report import Summary, figures_table, step
 from .devstack import DevStack
 from .output import console, err_console, print_json
 from .services import LOOPBACK
@@ -108,7 +107,8 @@ def _story(args: argparse.Namespace, out: Console) -> Summary:
     began = time.monotonic()
     step(out, "stack", f"broker {services['bootstrap']} · registry {services['registry']} · "
          f"redis {services['redis']}")
-    place = Place(root, demo_home(), services, args.metrics_port)
+    # Chosen once: the second consumer binds it again (the metrics server reuses addresses).
+    place = Place(root, demo_home(), services, metrics_port(args.metrics_port))
     encoders = prepare(place, out)
     # The same stream every run, under new order ids: nothing a run leaves behind can pass
     # for this run's data.
@@ -121,7 +121,7 @@ def _story(args: argparse.Namespace, out: Console) -> Summary:
     summary.check_run(expected)
     out.print()
     out.print(figures_table(summary.figures, expected, DLQ_TOPIC))
-    inspect(place, out)
+    show_letters(services["bootstrap"], DLQ_TOPIC, out)
     summary.replays = fix_and_replay(place, plan, out)
     summary.check_replays(plan.count(REFUND))
     summary.seconds = round(time.monotonic() - began, 1)

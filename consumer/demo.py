@@ -14,24 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from .avro_codec import AvroEncoder
 from .cmd_lag import GroupLag
 from .constants import (
-    CATEGORY_HANDLER,
     OUTCOME_DEAD_LETTERED,
     OUTCOME_DUPLICATE,
     OUTCOME_PROCESSED,
     OUTCOME_RETRIED,
 )
-from .demo_data import DESCRIPTIONS, REFUND, Plan
+from .demo_data import DESCRIPTIONS, DUPLICATE, ORDER, POISON_KINDS, REFUND, Plan
+from .demo_dlq import HANDLER_LETTERS, read_letters, replay
 from .demo_member import Member, MemberSpec
-from .demo_report import QUIET, Figures, Replays, read_letters, reasons, sink_rows
+from .demo_report import Figures, Replays, reasons, show_command, sink_rows, step
 from .demo_setup import (
     SchemaVersion,
     forget_group_state,
@@ -42,12 +39,8 @@ from .demo_setup import (
 from .demo_watch import Settled, watch
 from .devstack import state_dir
 from .dlq_filter import LetterFilter
-from .dlq_replay import REPLAY_DELIVERY_TIMEOUT_MS, Replayer, ReplayOptions, default_group
-from .dlq_view import letters_table, now_ms
-from .errors import UsageError
-from .kafka import producer_config
-from .services import free_port
-from .topic_reader import open_consumer
+from .dlq_replay import default_group
+from .errors import DemoError, UsageError
 
 TOPIC = "orders"
 DLQ_TOPIC = "orders.dlq"
@@ -59,37 +52,6 @@ HANDLER = "examples.orders:handle"
 MAX_ATTEMPTS = 3
 FIX_ENV = {"ORDERS_ACCEPT_REFUNDS": "1"}
 SETTLE_TIMEOUT_S = 120.0
-HANDLER_LETTERS = LetterFilter(category=CATEGORY_HANDLER)
-
-
-class _ReplayNotes:
-    """``dlq_replay.Progress`` for the demo's few letters: no bar, warnings shown."""
-
-    def __init__(self, out: Console) -> None:
-        self._out = out
-
-    def total(self, letters: int) -> None:
-        """A bar's total: the demo shows none."""
-
-    def advance(self, letters: int) -> None:
-        """A bar's step: the demo shows none."""
-
-    def warn(self, text: str) -> None:
-        self._out.print(Text(f"warning: {text}", style="yellow"))
-
-
-def step(out: Console, label: str, text: str) -> None:
-    """One line of the story: a label, then text that wraps under itself."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=9, style="bold")
-    grid.add_column()
-    grid.add_row(label, Text(text))
-    out.print(grid)
-
-
-def show_command(out: Console, command: str) -> None:
-    """``$ command`` on one line that the terminal wraps, so it pastes whole."""
-    out.print(Text(f"$ {command}", style="bold"), soft_wrap=True)
 
 
 def source_root() -> Path:
@@ -114,7 +76,6 @@ class Place:
     home: Path
     services: dict[str, str]
     metrics_port: int
-    """Preferred; each consumer takes a free one when it is taken."""
 
     @property
     def sink(self) -> Path:
@@ -122,7 +83,7 @@ class Place:
 
     def member(self, env: dict[str, str] | None = None) -> MemberSpec:
         return MemberSpec(TOPIC, GROUP, HANDLER, self.root / "schemas" / "orders-v1.avsc",
-                          free_port(self.metrics_port), MAX_ATTEMPTS, self.services, env or {})
+                          self.metrics_port, MAX_ATTEMPTS, self.services, env or {})
 
 
 @contextmanager
@@ -170,12 +131,10 @@ def send(place: Place, plan: Plan, encoders: dict[str, AvroEncoder], out: Consol
         task = progress.add_task("produce", total=len(plan.records), topic=TOPIC)
         produce(place.services["bootstrap"], TOPIC, plan.records, encoders,
                 lambda n: progress.advance(task, n))
-    poison = len(plan.records) - plan.count("order") - plan.count("refund") - \
-        plan.count("duplicate")
     step(out, "produced", f"{len(plan.records):,} records to {TOPIC}: "
-         f"{plan.count('order') + plan.count(REFUND):,} orders (the first half as v1, the rest "
-         f"as v2; one is a refund), {plan.count('duplicate'):,} of them re-sent later, "
-         f"{poison} poison records")
+         f"{plan.count(ORDER) + plan.count(REFUND):,} orders (the first half as v1, the rest "
+         f"as v2; one is a refund), {plan.count(DUPLICATE):,} of them re-sent later, "
+         f"{sum(plan.count(kind) for kind in POISON_KINDS)} poison records")
 
 
 class Consumed(NamedTuple):
@@ -193,11 +152,14 @@ def consume(place: Place, plan: Plan, out: Console) -> Consumed:
     view = GroupLag(place.services["bootstrap"], GROUP, TOPIC, {})
     try:
         with running(place, spec, "consumer.log") as member:
-            settled = watch(member, view, total=len(plan.records), description=f"consuming {TOPIC}",
-                            console=out, timeout_s=SETTLE_TIMEOUT_S)
+            settled = watch(member, view, total=len(plan.records),
+                            description=f"consuming {TOPIC}", console=out,
+                            timeout_s=SETTLE_TIMEOUT_S)
             status = member.stop()
-        out.print(f"stopped with SIGTERM: drained and committed, exit status {status}",
-                  highlight=False)
+        if status != 0:
+            raise DemoError(f"the consumer exited with status {status} on SIGTERM; see its log "
+                            f"{member.log_path}")
+        out.print("stopped with SIGTERM: drained, committed, exit status 0")
         return Consumed(settled, sum(lag.lag_messages for lag in view.read()), spec.metrics_url)
     finally:
         view.close()
@@ -216,32 +178,6 @@ def figures(place: Place, plan: Plan, consumed: Consumed) -> Figures:
                    metrics_url=consumed.metrics_url)
 
 
-def inspect(place: Place, out: Console) -> None:
-    letters = read_letters(place.services["bootstrap"], DLQ_TOPIC)
-    out.print()
-    show_command(out, f"consumer dlq inspect --topic {DLQ_TOPIC}")
-    out.print(letters_table(f"{len(letters)} dead letter(s) in {DLQ_TOPIC}", letters, now_ms(),
-                            out.width))
-
-
-def replay(place: Place, out: Console) -> int:
-    """``consumer dlq replay --topic orders.dlq --category handler``; returns letters replayed."""
-    show_command(out, f"consumer dlq replay --topic {DLQ_TOPIC} --category {CATEGORY_HANDLER}")
-    bootstrap = place.services["bootstrap"]
-    group = default_group(DLQ_TOPIC, HANDLER_LETTERS, None)
-    consumer = open_consumer(bootstrap, group, QUIET)
-    try:
-        producer = Producer({**producer_config(bootstrap, {}),
-                             "message.timeout.ms": REPLAY_DELIVERY_TIMEOUT_MS})
-        options = ReplayOptions(topic=DLQ_TOPIC, group=group, select=HANDLER_LETTERS)
-        report = Replayer(options, consumer, producer, _ReplayNotes(out)).run()
-    finally:
-        consumer.close()
-    out.print(f"replayed {report.replayed} letter(s) to {TOPIC} (progress kept in group "
-              f"{group})", highlight=False)
-    return report.replayed
-
-
 def fix_and_replay(place: Place, plan: Plan, out: Console) -> Replays:
     """The handler's bug fixed (a flag), its dead letter replayed and processed; a second
     replay finds nothing new."""
@@ -253,7 +189,7 @@ def fix_and_replay(place: Place, plan: Plan, out: Console) -> Replays:
     view = GroupLag(place.services["bootstrap"], GROUP, TOPIC, {})
     try:
         with running(place, spec, "consumer-fixed.log") as member:
-            replayed = replay(place, out)
+            replayed = replay(place.services["bootstrap"], DLQ_TOPIC, TOPIC, out)
             settled = watch(member, view, total=replayed, description="consuming the replay",
                             console=out, timeout_s=SETTLE_TIMEOUT_S)
             rows = sink_rows(place.sink)
@@ -261,7 +197,7 @@ def fix_and_replay(place: Place, plan: Plan, out: Console) -> Replays:
                       f"recorded done, so dedup lets the replay through); the sink now holds "
                       f"{rows:,} rows", highlight=False)
             out.print("\nonce more, to show that progress is kept:")
-            again = replay(place, out)
+            again = replay(place.services["bootstrap"], DLQ_TOPIC, TOPIC, out)
     finally:
         view.close()
     return Replays(replayed=replayed, processed=settled.counts[OUTCOME_PROCESSED], sink_rows=rows,

@@ -10,6 +10,7 @@ import ctypes
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +21,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from .constants import METRIC_MESSAGES
-from .services import LOOPBACK
+from .services import LOOPBACK, free_port
 
 # Tansu admits a member after about session.timeout.ms/2: 3 s with these, 23 s by default.
 GROUP_TIMINGS = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
@@ -69,6 +70,19 @@ class MemberSpec:
     @property
     def metrics_url(self) -> str:
         return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
+
+
+def metrics_port(preferred: int) -> int:
+    """``preferred`` when the consumer's metrics server could bind it, else a free port. Tested
+    the way that server binds (all interfaces, SO_REUSEADDR): a port that only lingers in
+    TIME_WAIT after an earlier consumer's scrapes is still usable."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", preferred))
+            return preferred
+        except OSError:
+            return free_port()
 
 
 def shown_path(text: str, cwd: Path) -> str:

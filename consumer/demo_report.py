@@ -1,6 +1,6 @@
-"""What ``consumer demo`` found, checked against what it produced: the figures of the run and
-of the fix-and-replay, as a table for people and as JSON, with the list of disagreements that
-makes the demo fail."""
+"""What ``consumer demo`` shows and found: its story lines and command lines, and the figures of
+the run and of the fix-and-replay checked against what it produced, as a table for people and
+as JSON, with the list of disagreements that makes the demo fail."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .demo_data import Expected
-from .dlq import DeadLetterRecord, parse_dead_letter
+from .dlq import DeadLetterRecord
 from .errors import DemoError
-from .topic_reader import TopicReader, open_consumer, partitions_of
-
-# Reading only, never committing: the group id only satisfies librdkafka.
-READ_GROUP = "consumer-demo-read"
-# librdkafka's notices (Tansu closing an idle coordinator connection, say) would land in the
-# middle of the demo's output; errors still show, and failures raise anyway.
-QUIET = {"log_level": 3}
 
 
 @dataclass(frozen=True)
@@ -101,17 +95,6 @@ def _by_reason(found: list[Reason]) -> dict[tuple[str, str], int]:
     return {(reason.category, reason.error_class): reason.count for reason in found}
 
 
-def read_letters(bootstrap: str, topic: str) -> list[DeadLetterRecord]:
-    """Every letter of the dead-letter topic, as ``consumer dlq inspect`` reads them."""
-    consumer = open_consumer(bootstrap, READ_GROUP, QUIET)
-    try:
-        starts = dict.fromkeys(partitions_of(consumer, topic), OFFSET_BEGINNING)
-        reader = TopicReader(consumer, topic, starts)
-        return [parse_dead_letter(record) for batch in reader.batches() for record in batch]
-    finally:
-        consumer.close()
-
-
 def reasons(letters: list[DeadLetterRecord], what: dict[str, str]) -> list[Reason]:
     """Letters counted by (category, error class); ``what`` names a letter by message id."""
     counted = Counter((letter.category or "?", letter.error_class or "?") for letter in letters)
@@ -131,6 +114,20 @@ def sink_rows(path: Path) -> int:
             return int(connection.execute("SELECT count(*) FROM orders").fetchone()[0])
         except sqlite3.OperationalError:  # no table: the handler never ran
             return 0
+
+
+def step(out: Console, label: str, text: str) -> None:
+    """One line of the story: a label, then text that wraps under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=9, style="bold")
+    grid.add_column()
+    grid.add_row(label, Text(text))
+    out.print(grid)
+
+
+def show_command(out: Console, command: str) -> None:
+    """``$ command`` on one line that the terminal wraps, so it pastes whole."""
+    out.print(Text(f"$ {command}", style="bold"), soft_wrap=True)
 
 
 def _mark(ok: bool) -> str:

@@ -3,11 +3,18 @@ runs with, and its outcome counters read from the runtime's own Prometheus expos
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from consumer.demo_member import GROUP_TIMINGS, MemberSpec, outcome_counts, shown_path
+from consumer.demo_member import (
+    GROUP_TIMINGS,
+    MemberSpec,
+    metrics_port,
+    outcome_counts,
+    shown_path,
+)
 from consumer.metrics import MetricsSettings, PrometheusMetrics
 
 SERVICES = {"bootstrap": "127.0.0.1:19092", "registry": "http://127.0.0.1:18081",
@@ -57,3 +64,12 @@ def test_paths_outside_the_working_directory_stay_absolute():
     assert shown_path("/elsewhere/orders.db", Path("/src/repo")) == "/elsewhere/orders.db"
     assert shown_path("/src/repo/demo/orders.db", Path("/src/repo")) == "demo/orders.db"
     assert shown_path("orders", Path("/src/repo")) == "orders"
+
+
+def test_a_metrics_port_someone_listens_on_is_replaced_by_a_free_one():
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+        assert metrics_port(taken) != taken
+    assert metrics_port(taken) == taken
