@@ -31,7 +31,9 @@ def test_a_killed_member_is_restarted_and_nothing_is_lost(bootstrap, unique, tmp
                "--processes", "2", "--metrics-port", str(port)],
         env={"HANDLER_DELAY_S": "0.005"})
     try:
-        wait_for(lambda: len(done_counts(record)) > 1500, 60, "both members to be working")
+        wait_for(lambda: len(done_counts(record)) > 1500 or supervisor.poll() is not None, 60,
+                 "both members to be working")
+        assert supervisor.poll() is None, "the supervisor exited early"
         first_members = children(supervisor.pid)
         assert len(first_members) == 2
         victim = first_members[0]

@@ -29,7 +29,9 @@ def test_sigterm_stops_every_member_with_its_work_committed(bootstrap, unique, t
         log_file=tmp_path / "consumer.log", env={"HANDLER_DELAY_S": "0.005"},
         extra=["--value-format", "json", "--no-dedup", "--concurrency", "8",
                "--shutdown-timeout", "20", "--processes", "2"])
-    wait_for(lambda: len(events(record)) > 800, 60, "the members to be mid-way")
+    wait_for(lambda: len(events(record)) > 800 or supervisor.poll() is not None, 60,
+             "the members to be mid-way")
+    assert supervisor.poll() is None, "the supervisor exited early"
     members = children(supervisor.pid)
     assert len(members) == 2
     supervisor.send_signal(signal.SIGTERM)

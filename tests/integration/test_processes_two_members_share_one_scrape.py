@@ -28,7 +28,9 @@ def test_two_members_share_the_topic_and_one_scrape_shows_both(bootstrap, unique
                "--processes", "2", "--metrics-port", str(port)],
         env={"HANDLER_DELAY_S": "0.002"})
     try:
-        wait_for(lambda: probe(port, "/readyz") == 200, 60, "both members to be ready")
+        wait_for(lambda: probe(port, "/readyz") == 200 or supervisor.poll() is not None, 60,
+                 "both members to be ready")
+        assert supervisor.poll() is None, "the supervisor exited early"
         members = children(supervisor.pid)
         assert len(members) == 2, f"member processes: {members}"
         wait_for(lambda: committed(bootstrap, group, topic, ends) == ends, 90, "the whole topic")

@@ -1,0 +1,241 @@
+"""Side by side on one Avro topic, in one run: two ceilings (a raw confluent-kafka ``consume()``
+loop, and the same loop decoding with fastavro), ``consumer run`` with the full pipeline
+(registry Avro, dedup on Redis, metrics, a trivial handler, at-least-once commits) with one and
+two processes, and the Python peers doing the same decode and handler at least once: Quix
+Streams and FastStream (aiokafka and confluent-kafka flavours).
+
+Each contender runs in its own process tree (so its RSS is its own) and its own group, started
+at offsets leaving it a backlog of the topic's last records: msgs/s is measured on that backlog,
+from the first record its handler sees to the last. Then a live load of records at a fixed
+rate is produced while it runs: p50/p99 end-to-end latency is now minus the record's timestamp
+when the handler sees it. Peak RSS is sampled over the contender's whole tree.
+
+    .venv/bin/python bench/compare.py [--messages N] [--rounds R] [--only NAME ...]
+
+The peers need their own virtualenv (Quix Streams pins confluent-kafka below ours):
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install -e '.[bench]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import REPO, group_flags, start_broker, start_redis, start_registry, unique  # type: ignore
+from orders_feed import SCHEMA_FILE, OrdersTopic
+from probe import ENV_DIR, read_latencies, read_states
+
+from consumer import services
+from tests.support.kafka import create_topic
+
+BENCH = Path(__file__).resolve().parent
+PEERS = ("quix", "faststream-kafka", "faststream-confluent")
+CONTENDERS = ("raw", "raw-avro", "consumer-run", "consumer-run-p2", *PEERS)
+LABELS = {"raw": "raw consume() loop", "raw-avro": "raw loop + fastavro",
+          "consumer-run": "consumer run (full)", "consumer-run-p2": "consumer run --processes 2",
+          "quix": "Quix Streams", "faststream-kafka": "FastStream (aiokafka)",
+          "faststream-confluent": "FastStream (confluent)"}
+
+
+@dataclass
+class Result:
+    backlog: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    peak_rss_mb: float
+
+
+class RssSampler:
+    """Peak resident memory of a process and all its descendants (from /proc: Linux), sampled
+    every 0.25 s; the tree is looked up again every 2 s (members start after their parent)."""
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, pid: int) -> None:
+        self.peak = 0
+        self._root = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        tree, looked_at = [self._root], time.monotonic()
+        while not self._stop.wait(0.25):
+            if time.monotonic() - looked_at > 2:
+                tree, looked_at = _descendants(self._root), time.monotonic()
+            total = 0
+            for pid in tree:
+                try:
+                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.PAGE
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree = [root]
+    for pid in tree:  # grows while walked: children, then theirs
+        tree.extend(child for child, parent in parents.items() if parent == pid)
+    return tree
+
+
+def command(name: str, o: argparse.Namespace, s: dict[str, str], group: str) -> list[str]:
+    if name.startswith("consumer-run"):
+        return [sys.executable, "-m", "consumer", "run", "--topic", s["topic"], "--group", group,
+                "--bootstrap", s["bootstrap"], "--registry", s["registry"], "--redis", s["redis"],
+                "--handler", "bench.probe:consumer_handler", "--value-format", "avro",
+                "--metrics-port", str(services.free_port()), "--log-format", "json",
+                "--processes", "2" if name.endswith("p2") else "1", *group_flags()]
+    python = sys.executable if name.startswith("raw") else o.peers_python
+    return [python, str(BENCH / "contenders.py"), name, "--bootstrap", s["bootstrap"],
+            "--topic", s["topic"], "--group", group, "--schema", str(SCHEMA_FILE),
+            "--state-dir", s["workdir"] + "/quix-state"]
+
+
+def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTopic) -> Result:
+    backlog = o.faststream_backlog if name.startswith("faststream") else o.messages
+    group = unique(name)
+    feed.start_group_at_backlog(group, backlog)
+    probe_dir = tempfile.mkdtemp(dir=s["workdir"])
+    with open(Path(s["workdir"]) / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(command(name, o, s, group), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, env={**os.environ, ENV_DIR: probe_dir})
+    rss = RssSampler(proc.pid)
+    try:
+        _wait(proc, probe_dir, "backlog", backlog, o.timeout_s, name)
+        states = read_states(probe_dir)
+        elapsed = max(st["last_s"] for st in states) - min(st["first_s"] for st in states
+                                                          if st["first_s"])
+        feed.live(o.live_rate * o.live_seconds, o.live_rate)
+        _wait(proc, probe_dir, "live", o.live_rate * o.live_seconds, 60, name)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        peak = rss.stop()
+    latencies = read_latencies(probe_dir)
+    if not latencies:
+        raise SystemExit(f"{name}: no latencies written (see its log in {s['workdir']})")
+    return Result(backlog, backlog / elapsed, _percentile(latencies, 50),
+                  _percentile(latencies, 99), peak / 2**20)
+
+
+def _wait(proc: subprocess.Popen[bytes], probe_dir: str, field: str, target: int,
+          timeout_s: float, name: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while sum(st[field] for st in read_states(probe_dir)) < target:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited with status {proc.returncode}")
+        if time.monotonic() > deadline:
+            seen = sum(st[field] for st in read_states(probe_dir))
+            raise SystemExit(f"{name}: only {seen} of {target} {field} records in {timeout_s}s")
+        time.sleep(0.1)
+
+
+def _percentile(ordered: list[float], pct: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=300_000, help="backlog per contender")
+    parser.add_argument("--faststream-backlog", type=int, default=20_000,
+                        help="FastStream's backlog (it reads ~2k msg/s at least once)")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--live-rate", type=int, default=1000, help="live records per second")
+    parser.add_argument("--live-seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds; medians are shown")
+    parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument("--timeout-s", type=float, default=300)
+    parser.add_argument("--peers-python", default=os.environ.get(
+        "BENCH_PEERS_PYTHON", str(REPO / ".venv-bench" / "bin" / "python")))
+    o = parser.parse_args()
+    if set(o.only) & set(PEERS) and not Path(o.peers_python).exists():
+        parser.error(f"no peers' interpreter at {o.peers_python} (see --help)")
+    workdir = tempfile.mkdtemp(prefix="bench-compare-")
+    started = [start_broker(Path(workdir)), start_registry(Path(workdir)),
+               start_redis(Path(workdir))]
+    try:
+        s = {"bootstrap": started[0][0], "registry": started[1][0], "redis": started[2][0],
+             "topic": unique("orders"), "workdir": workdir}
+        create_topic(s["bootstrap"], s["topic"], o.partitions)
+        feed = OrdersTopic(s["bootstrap"], s["registry"], s["topic"], o.partitions)
+        feed.fill(o.messages)
+        print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+        results: dict[str, list[Result]] = {name: [] for name in o.only}
+        for round_no in range(o.rounds):  # contenders take turns, so load hits them alike
+            for name in o.only:
+                result = measure(name, o, s, feed)
+                results[name].append(result)
+                print(f"round {round_no + 1}: {LABELS[name]:<28} {result.rate:>9,.0f} msg/s  "
+                      f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  "
+                      f"RSS {result.peak_rss_mb:5.0f} MB", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        print_table({name: _median(rs) for name, rs in results.items()}, o)
+    finally:
+        for _, proc in reversed(started):
+            proc.terminate()  # type: ignore[attr-defined]
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+TARGETS = (  # issue 7: (ratio, numerator, denominator, at least)
+    ("full pipeline / decoding raw loop", "consumer-run", "raw-avro", 0.6),
+    ("full pipeline / Quix Streams", "consumer-run", "quix", 1.5),
+    ("full pipeline / FastStream (aiokafka)", "consumer-run", "faststream-kafka", 10.0),
+    ("full pipeline / FastStream (confluent)", "consumer-run", "faststream-confluent", 10.0),
+    ("--processes 2 / --processes 1", "consumer-run-p2", "consumer-run", 1.6),
+)
+
+
+def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
+    print(f"\norders v1 Avro, {o.partitions} partitions; backlog {o.messages:,} records "
+          f"(FastStream {o.faststream_backlog:,}); live load {o.live_rate}/s for "
+          f"{o.live_seconds}s; median of {o.rounds} round(s)\n")
+    ceiling = results.get("raw-avro")
+    print("| contender | msgs/s | x decoding raw loop | p50 latency | p99 latency | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        ratio = f"{r.rate / ceiling.rate:.2f}" if ceiling else "-"
+        print(f"| {LABELS[name]} | {r.rate:,.0f} | {ratio} | {r.p50_ms:.1f} ms "
+              f"| {r.p99_ms:.1f} ms | {r.peak_rss_mb:.0f} MB |")
+    print()
+    for what, numerator, denominator, target in TARGETS:
+        if numerator in results and denominator in results:
+            ratio = results[numerator].rate / results[denominator].rate
+            verdict = "met" if ratio >= target else "MISSED"
+            print(f"{what:<40} {ratio:7.2f}   target >= {target:g}: {verdict}")
+
+
+def _median(results: list[Result]) -> Result:
+    return Result(results[0].backlog, statistics.median(r.rate for r in results),
+                  statistics.median(r.p50_ms for r in results),
+                  statistics.median(r.p99_ms for r in results),
+                  statistics.median(r.peak_rss_mb for r in results))
+
+
+if __name__ == "__main__":
+    main()
