@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from redis.exceptions import RedisError
 
@@ -34,6 +34,8 @@ ADMIN_TIMEOUT_S = 15.0
 # Apache Kafka deletes a topic in the background: creating it again fails until it is gone.
 RECREATE_WAIT_S = 30.0
 _GONE = {KafkaError.GROUP_ID_NOT_FOUND, KafkaError.UNKNOWN_TOPIC_OR_PART}
+_ACTIVE = {ConsumerGroupState.STABLE, ConsumerGroupState.PREPARING_REBALANCING,
+           ConsumerGroupState.COMPLETING_REBALANCING}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,28 @@ def reset_topics(bootstrap: str, topics: Mapping[str, int], groups: Iterable[str
         _create(client, topic, partitions)
 
 
+def _refuse_running_members(client: AdminClient, groups: list[str]) -> None:
+    """Some brokers (Tansu) delete a group that still has members, and a member whose topic
+    then vanishes can die badly: ask first, and leave a running consumer alone. Tansu lists
+    no members, so the group's state decides."""
+    for group, future in client.describe_consumer_groups(
+            groups, request_timeout=ADMIN_TIMEOUT_S).items():
+        try:
+            described = future.result(ADMIN_TIMEOUT_S)
+        except KafkaException as exc:
+            if exc.args[0].code() in _GONE:
+                continue
+            raise ServiceUnavailable(f"describing consumer group {group!r}: "
+                                     f"{exc.args[0].str()}") from None
+        if described.members or described.state in _ACTIVE:
+            raise DemoError(f"consumer group {group!r} is in use (state "
+                            f"{described.state.name.lower()}): a consumer of it is running, or "
+                            f"died less than its session timeout ago; stop it, then run the "
+                            f"demo again")
+
+
 def _delete_groups(client: AdminClient, groups: list[str]) -> None:
+    _refuse_running_members(client, groups)
     for group, future in client.delete_consumer_groups(
             groups, request_timeout=ADMIN_TIMEOUT_S).items():
         try:
