@@ -97,7 +97,10 @@ def reset_topics(bootstrap: str, topics: Mapping[str, int], groups: Iterable[str
     with its partition count. A group with members left is an error: it would go on reading."""
     client = admin(bootstrap)
     _delete_groups(client, list(groups))
-    existing = set(client.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    try:
+        existing = set(client.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    except KafkaException as exc:
+        raise ServiceUnavailable(f"the broker {bootstrap} does not answer: {exc}") from None
     doomed = [topic for topic in topics if topic in existing]
     if doomed:
         for topic, future in client.delete_topics(doomed, operation_timeout=ADMIN_TIMEOUT_S
