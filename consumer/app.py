@@ -58,9 +58,7 @@ def build_runtime(settings: Settings) -> Runtime:
                               max_backoff_ms=settings.retry_backoff_max_ms,
                               max_elapsed_s=settings.retry_max_elapsed_s),
         error_classes=settings.error_classes)
-    executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
-    executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
-                              settings.concurrency)
+
     decoder = Decoder(settings.topic, value_decoder(settings), lane_of(settings.ordering),
                       settings.id_header, settings.id_field,
                       backfill.outside if backfill is not None else None)
@@ -76,6 +74,10 @@ def build_runtime(settings: Settings) -> Runtime:
             duplicates = DuplicateFilter(store, keep_going)
         recovery = Recovery(AttemptLedger(client, settings.group, settings.topic, breaker),
                             settings.max_attempts, keep_going)
+    executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
+    executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
+                              settings.concurrency,
+                              duplicates.screen if duplicates is not None else None)
     dead_letters = DeadLetters(bootstrap=settings.bootstrap, kafka=settings.kafka,
                                topic=settings.dlq_topic, source=settings.topic,
                                group=settings.group)

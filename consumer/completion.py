@@ -45,6 +45,10 @@ class Completion:
                     to_record.append(message)
             elif verdict is Verdict.DEAD_LETTER:
                 self.dead_letter(message)
+            elif verdict is Verdict.DUPLICATE:   # found done just before its handler call
+                follow = self._duplicates.settled(message, succeeded=True)
+                self.finish(message, Verdict.DUPLICATE)
+                self.duplicates(follow)
             else:  # a retry is scheduled: its attempt goes on record
                 self.counts[verdict.value] += 1
                 if self._recovery is not None:
@@ -96,7 +100,7 @@ class Completion:
             tracker.complete(message.offset)
         self.counts[verdict.value] += 1
         self.finished.append(message)
-        if self._recovery is not None and verdict is not Verdict.DUPLICATE:
+        if self._recovery is not None:
             runnable = self._recovery.settled(message)
             if runnable:
                 self._executor.submit(runnable)

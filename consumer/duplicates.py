@@ -1,11 +1,19 @@
-"""Stage 3 (dedup): messages whose id is already done are dropped before dispatch; a second
-copy of an id still in flight here waits for the first copy's outcome instead of racing it.
-Redis (through ``DedupStore``) is the authority; an id is recorded only after its handler
-succeeded, so a dead-lettered id stays processable (by its replay)."""
+"""Stage 3 (dedup). Redis (through ``DedupStore``) is the authority on which ids are done; an
+id is recorded only after its handler succeeded, so a dead-lettered id stays processable (by
+its replay).
+
+Two checks, at the two moments that matter:
+- ``admit``, as messages are taken in: a second copy of an id still in flight in this process
+  waits for the first copy's outcome instead of racing it (no Redis involved);
+- ``screen``, just before messages go to handlers (the executor calls it for the ready
+  messages it has not screened in the last few milliseconds): asks the store, so a copy that
+  another member finished while this one sat in the buffer is dropped, not handled again.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from dataclasses import asdict
 from typing import Any
@@ -19,14 +27,15 @@ class DuplicateFilter:
     def __init__(self, store: Any, keep_going_without_redis: bool) -> None:
         self._store = store
         self._keep_going = keep_going_without_redis
+        # The executor's threads screen while the poll thread records: one store call at a time.
+        self._lock = threading.Lock()
         # id -> later copies waiting for the first copy's outcome (None: no copy waiting)
         self._in_flight: dict[str, deque[Any] | None] = {}
         self.redis_down = False
 
-    def admit(self, messages: list[Any]) -> tuple[list[Any], list[Any]]:
-        """(fresh, duplicates). Raises RedisUnavailable (unless told to keep going), in which
-        case nothing was admitted and the caller tries the same batch again later."""
-        candidates = []
+    def admit(self, messages: list[Any]) -> list[Any]:
+        """The messages that are the only copy of their id in flight; the others wait."""
+        first = []
         in_flight = self._in_flight
         for message in messages:
             message_id = message.message_id
@@ -38,34 +47,28 @@ class DuplicateFilter:
                     waiting.append(message)
             else:
                 in_flight[message_id] = None
-                candidates.append(message)
+                first.append(message)
+        return first
+
+    def screen(self, messages: list[Any]) -> list[bool]:
+        """Per message: True when its id is already done (drop it). Raises RedisUnavailable
+        unless told to keep going without Redis (then nothing counts as done)."""
         try:
-            seen = self._store.seen([m.message_id for m in candidates])
+            with self._lock:
+                seen: list[bool] = self._store.seen([m.message_id for m in messages])
             self.redis_down = False
+            return seen
         except RedisUnavailable:
             self.redis_down = True
-            if not self._keep_going:
-                self._forget(candidates)
-                raise
-            seen = [False] * len(candidates)
-        fresh, duplicates = [], []
-        for message, was_seen in zip(candidates, seen, strict=True):
-            if was_seen:
-                duplicates.extend(self.settled(message, succeeded=True))
-                duplicates.append(message)
-            else:
-                fresh.append(message)
-        return fresh, duplicates
-
-    def _forget(self, candidates: list[Any]) -> None:
-        """Undoes admit() for a batch Redis could not check (its copies are in it too)."""
-        for message in candidates:
-            self._in_flight.pop(message.message_id, None)
+            if self._keep_going:
+                return [False] * len(messages)
+            raise
 
     def record(self, messages: list[Any]) -> None:
         """Done marks for messages whose handler succeeded; raises RedisUnavailable."""
         try:
-            self._store.record([m.message_id for m in messages])
+            with self._lock:
+                self._store.record([m.message_id for m in messages])
             self.redis_down = False
         except RedisUnavailable:
             self.redis_down = True
@@ -73,9 +76,9 @@ class DuplicateFilter:
                 raise
 
     def settled(self, message: Any, *, succeeded: bool) -> list[Any]:
-        """The first copy of an id is settled. On success its waiting copies are duplicates,
-        returned for completion; otherwise the next copy becomes the first and is returned
-        (as a one-element list) for dispatch by the caller."""
+        """The first copy of an id is settled. On success (or found done) its waiting copies
+        are duplicates, returned for completion; otherwise the next copy becomes the first and
+        is returned (as a one-element list) for dispatch by the caller."""
         waiting = self._in_flight.pop(message.message_id, None)
         if not waiting:
             return []
@@ -96,7 +99,3 @@ class DuplicateFilter:
     def counters(self) -> dict[str, int]:
         """The store's running counts (dedup check results, Redis round trips)."""
         return asdict(self._store.counters)
-
-    @property
-    def waiting(self) -> int:
-        return sum(len(w) for w in self._in_flight.values() if w)

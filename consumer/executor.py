@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .dispatch import Dispatcher
+from .errors import RedisUnavailable
 from .outcome import OutcomePolicy, Verdict
 
 MAX_CHUNK = 256
@@ -25,6 +26,11 @@ MAX_CHUNK = 256
 # handlers amortise the lock over a chunk, slow ones take one at a time so no message waits
 # behind a slow sibling while another worker idles.
 CHUNK_BUDGET_S = 0.001
+# Dedup looks again at ready messages it last screened longer ago than this, in batches: the
+# window in which a copy finished by another member can still be handled here.
+SCREEN_FRESH_S = 0.02
+SCREEN_BATCH = 1000
+SCREEN_RETRY_S = 1.0     # Redis did not answer the screen: dispatch waits this long
 
 
 class Executor:
@@ -32,8 +38,10 @@ class Executor:
     gate, and turning a handler's failure into a retry or a result."""
 
     def __init__(self, func: Callable[[Any], Any], dispatcher: Dispatcher,
-                 policy: OutcomePolicy, concurrency: int) -> None:
+                 policy: OutcomePolicy, concurrency: int,
+                 screen: Callable[[list[Any]], list[bool]] | None = None) -> None:
         self._func = func
+        self._screen = screen     # dedup's last look before a handler call, or None
         self._dispatcher = dispatcher
         self._policy = policy
         self._concurrency = concurrency
@@ -53,10 +61,39 @@ class Executor:
             return []
         ready = len(self._dispatcher.ready)
         # Spread a backlog over the workers; one by one when there are fewer messages.
-        size = min(MAX_CHUNK, ready // self._concurrency, int(CHUNK_BUDGET_S / self._call_s))
-        chunk = self._dispatcher.take(max(1, size))
+        size = max(1, min(MAX_CHUNK, ready // self._concurrency,
+                          int(CHUNK_BUDGET_S / self._call_s)))
+        if self._screen is not None and not self._screened(now, size):
+            return []
+        chunk = self._dispatcher.take(size)
         self.running += len(chunk)
         return chunk
+
+    def _screened(self, now: float, size: int) -> bool:
+        """Screens the head of the ready queue when any of the ``size`` messages about to be
+        taken is stale; False when Redis did not answer (nothing is dispatched for a while)."""
+        ready = self._dispatcher.ready
+        stale_before = now - SCREEN_FRESH_S
+        if all(m.screened_at >= stale_before for m in itertools.islice(ready, size)):
+            return True
+        batch = [m for m in itertools.islice(ready, SCREEN_BATCH) if m.screened_at < stale_before]
+        try:
+            seen = self._screen(batch)  # type: ignore[misc]
+        except RedisUnavailable:
+            self._gate_until = now + SCREEN_RETRY_S
+            return False
+        done = []
+        for message, was_seen in zip(batch, seen, strict=True):
+            message.screened_at = now
+            if was_seen:
+                done.append(message)
+        if done:
+            dropped = set(map(id, done))
+            self._dispatcher.ready = deque(m for m in ready if id(m) not in dropped)
+            for message in done:
+                self._dispatcher.release(message)
+                self.results.append((message, Verdict.DUPLICATE))
+        return True
 
     def _fire_due(self, now: float) -> None:
         timers = self._timers

@@ -72,9 +72,8 @@ class AttemptLedger:
 
         self.breaker.call(run)
 
-    def release(self, partition: int, position: int | None) -> None:
-        """The partition was let go cleanly: nothing at or above ``position`` ran."""
-        if position is None:
-            self.breaker.call(lambda: self._client.hdel(self._key(partition), MARK))
-        else:
-            self.mark({partition: position - 1})
+    def release(self, partition: int) -> None:
+        """The partition was let go cleanly (drained, committed): nothing is in doubt. The
+        mark goes rather than staying at the commit, so offsets reset later (a group reset,
+        a recreated topic) are not taken for a crash."""
+        self.breaker.call(lambda: self._client.hdel(self._key(partition), MARK))

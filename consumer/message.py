@@ -14,7 +14,7 @@ class Message:
     """
 
     __slots__ = ("_headers", "attempt", "failure", "key", "lane", "message_id", "offset",
-                 "partition", "raw", "schema_id", "topic", "tracker", "value")
+                 "partition", "raw", "schema_id", "screened_at", "topic", "tracker", "value")
 
     def __init__(self, raw: Any, topic: str, partition: int, offset: int, key: bytes | None,
                  value: Any) -> None:
@@ -33,6 +33,7 @@ class Message:
         self.lane: Any = None
         self.tracker: Any = None
         self.failure: Any = None
+        self.screened_at = 0.0   # when dedup last looked at it (executor clock)
 
     @property
     def headers(self) -> dict[str, bytes]:

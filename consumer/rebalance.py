@@ -25,9 +25,15 @@ class Rebalancer:
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         rt = self._rt
         rt.observer.ready(True)
-        if not partitions:
-            return
-        committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}
+        if not partitions or rt.stopping.is_set():
+            return  # closing: librdkafka assigns them for the moment they take to go again
+        try:
+            committed = {tp.partition: tp.offset
+                         for tp in consumer.committed(partitions, timeout=10)}
+        except KafkaException as exc:
+            log.warning("committed offsets of %s unknown (%s): lag counts from the log start",
+                        _names(partitions), exc)
+            committed = {tp.partition: -1 for tp in partitions}
         consumer.incremental_assign(rt.start_offsets(consumer, partitions, committed))
         for tp in partitions:
             tracker = PartitionTracker(tp.topic, tp.partition)
@@ -84,7 +90,7 @@ class Rebalancer:
                 # Not after a loss: what ran there is unknown, the next owner runs a careful
                 # recovery pass. Nor when Redis is down: the same, slower but still right.
                 with contextlib.suppress(RedisUnavailable):
-                    rt.recovery.released(tracker.partition, tracker.position, clean=commit)
+                    rt.recovery.released(tracker.partition, clean=commit)
         rt.discard(lambda m: m.partition not in trackers)
         for partition in trackers:
             del rt.trackers[partition]

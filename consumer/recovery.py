@@ -52,12 +52,12 @@ class Recovery:
                         "time, each charged an attempt first", partition, committed or 0, mark)
             self._suspect_until[partition] = mark
 
-    def released(self, partition: int, position: int | None, *, clean: bool) -> None:
-        """The partition is let go; ``clean``: drained and committed at ``position``."""
+    def released(self, partition: int, *, clean: bool) -> None:
+        """The partition is let go; ``clean``: drained and committed."""
         self._counts.pop(partition, None)
         self._suspect_until.pop(partition, None)
         if clean:
-            self._ledger.release(partition, position)
+            self._ledger.release(partition)
 
     def admit(self, messages: list[Any]) -> list[Any]:
         """What may run now, marked in Redis first. Never raises: while Redis is down,
@@ -104,17 +104,23 @@ class Recovery:
         if message is not self.current:
             return []
         self.current = None
+        # Cleared before the next suspect runs: if that one kills the process, this one must
+        # not carry the charge into the next recovery.
+        self._clear()
         return self._next()
 
-    def poll(self) -> list[Any]:
-        """Once per loop turn: forgets settled counts in Redis, and hands out what waited
-        for Redis."""
+    def _clear(self) -> None:
         if self._to_clear:
             try:
                 self._ledger.clear(self._to_clear)
                 self._to_clear = {}
             except RedisUnavailable:
                 pass  # counts expire anyway; a stale one only overstates attempts
+
+    def poll(self) -> list[Any]:
+        """Once per loop turn: forgets settled counts in Redis, and hands out what waited
+        for Redis."""
+        self._clear()
         if not self.redis_down:
             return []
         released = self._release()

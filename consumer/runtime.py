@@ -22,7 +22,6 @@ from .backfill import Backfill
 from .completion import Completion
 from .config import Settings
 from .decode import Decoder
-from .errors import RedisUnavailable
 from .flow import Flow
 from .observe import Observer
 from .offsets import PartitionTracker
@@ -56,7 +55,6 @@ class Runtime:
         self.rebalancer = Rebalancer(self)
         self.observer = Observer(self)
         self.stopping = threading.Event()
-        self._unadmitted: list[Any] = []   # decoded, waiting for Redis to check them
         self._held_retry_at = 0.0
 
     # -- the pipeline --------------------------------------------------------------------
@@ -66,13 +64,11 @@ class Runtime:
         if raws:
             messages, failures = self.decoder.decode(raws, self.trackers)   # decode/validate
             self.completion.data_errors(failures)                 # bad data: dead-letter
-            self._admit(messages)                                 # dedup -> dispatch
+            self._admit(messages)                        # dedup -> dispatch (screened there)
             if self.recovery is not None and self.recovery.active:
                 self._note_fetched(raws)   # after admit: suspects among them are classified
             if self.backfill is not None:
                 self._bound_backfill()
-        elif self._unadmitted:
-            self._admit([])
         if self.recovery is not None:
             runnable = self.recovery.poll()
             if runnable:
@@ -98,18 +94,9 @@ class Runtime:
         return self.consumer.consume(count, BUSY_POLL_S if buffered else IDLE_POLL_S)
 
     def _admit(self, messages: list[Any]) -> None:
-        if self.duplicates is None:
-            self.completion.submit(messages)
-            return
-        batch = self._unadmitted + messages if self._unadmitted else messages
-        try:
-            fresh, duplicates = self.duplicates.admit(batch)
-        except RedisUnavailable:
-            self._unadmitted = batch
-            return
-        self._unadmitted = []
-        self.completion.duplicates(duplicates)
-        self.completion.submit(fresh)
+        if self.duplicates is not None:
+            messages = self.duplicates.admit(messages)
+        self.completion.submit(messages)
 
     def _bound_backfill(self) -> None:
         assert self.backfill is not None
@@ -142,7 +129,7 @@ class Runtime:
             flow.hold("buffer", buffered > bound // 2)
         else:
             flow.hold("buffer", buffered >= bound)
-        flow.hold("breaker", self.executor.gated())
+        flow.hold("dispatch held", self.executor.gated())
         flow.hold("registry", bool(self.decoder.held))
         redis_down = (self.duplicates is not None and self.duplicates.redis_down) or \
             (self.recovery is not None and self.recovery.redis_down)
@@ -175,7 +162,6 @@ class Runtime:
         self.decoder.drop_held(keep)
         if self.recovery is not None:
             self.recovery.discard(keep)
-        self._unadmitted = [m for m in self._unadmitted if keep(m)]
         if self.duplicates is not None:
             self.duplicates.drop(keep)
 

@@ -4,7 +4,8 @@ line per event with a single O_APPEND write, so lines survive kill -9 and never 
 Environment: RECORD_FILE (required), HANDLER_DELAY_S (default 0), FAIL_IDS (comma-separated
 message ids that always raise), CRASH_IDS (ids that kill the process, as a segfault would),
 TRANSIENT_UNTIL_FILE (transient failures until it exists), DOWNSTREAM_DOWN_FILE (the
-dependency `guarded` calls through a breaker fails while that file exists).
+dependency `guarded` calls through a breaker fails while that file exists), SINK_DB (the SQLite
+file `upsert` writes to through the idempotency toolkit).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import time
 
 from consumer import Message, TransientError, breaker
+from consumer.upsert import ThreadLocalSqlite, UpsertSink
 
 _fd = -1
 
@@ -74,6 +76,23 @@ def guarded(msg: Message) -> None:
     with breaker("downstream"):
         _downstream(msg)
     _write(_line("start", msg))
+    _write(_line("done", msg))
+
+
+_sink = UpsertSink("effects", ["partition", "record_offset"])
+_db: ThreadLocalSqlite | None = None
+
+
+def upsert(msg: Message) -> None:
+    """A plain side effect (the record lines) and an idempotent one (a row per message id)."""
+    global _db
+    if _db is None:
+        _db = ThreadLocalSqlite(os.environ["SINK_DB"])
+        _db.execute("CREATE TABLE IF NOT EXISTS effects (message_id TEXT PRIMARY KEY, "
+                    "partition INTEGER, record_offset INTEGER)")
+    _write(_line("start", msg))
+    _check_failures(msg)
+    _sink.write(_db.connection(), msg, {"partition": msg.partition, "record_offset": msg.offset})
     _write(_line("done", msg))
 
 

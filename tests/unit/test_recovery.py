@@ -30,8 +30,8 @@ class MemoryLedger:
             for offset in settled:
                 self.counts.get(partition, {}).pop(offset, None)
 
-    def release(self, partition, position):
-        self.marks[partition] = position - 1
+    def release(self, partition):
+        self.marks.pop(partition, None)
 
 
 def msgs(partition, offsets):
