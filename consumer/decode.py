@@ -124,8 +124,11 @@ class Decoder:
                     break
         return good, bad
 
-    def drop_held(self, keep: Callable[[Message], bool]) -> None:
+    def drop_held(self, keep: Callable[[Message], bool]) -> list[Message]:
+        dropped = []
         for partition in list(self.held):
+            dropped += [m for m in self.held[partition] if not keep(m)]
             self.held[partition] = [m for m in self.held[partition] if keep(m)]
             if not self.held[partition]:
                 del self.held[partition]
+        return dropped

@@ -88,12 +88,14 @@ class DuplicateFilter:
         self._in_flight[successor.message_id] = waiting or None
         return [successor]
 
-    def drop(self, keep: Any) -> None:
+    def drop(self, keep: Any) -> list[Any]:
         """Forgets copies waiting here that ``keep`` rejects (their partition was revoked)."""
+        dropped = []
         for message_id, waiting in list(self._in_flight.items()):
             if waiting:
-                survivors = deque(m for m in waiting if keep(m))
-                self._in_flight[message_id] = survivors or None
+                dropped += [m for m in waiting if not keep(m)]
+                self._in_flight[message_id] = deque(m for m in waiting if keep(m)) or None
+        return dropped
 
     @property
     def counters(self) -> dict[str, int]:

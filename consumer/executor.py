@@ -125,6 +125,11 @@ class Executor:
         heapq.heappush(self._timers, (due, next(self._seq), message))
         return False
 
+    @property
+    def call_s(self) -> float:
+        """Moving average of one handler call, in seconds."""
+        return self._call_s
+
     def gated(self) -> bool:
         return time.monotonic() < self._gate_until
 

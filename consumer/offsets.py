@@ -12,13 +12,15 @@ class PartitionTracker:
     """The in-memory state of one assigned partition. Offsets arrive in increasing order (one
     partition is read in order); completions arrive in any order, each exactly once."""
 
-    __slots__ = ("_done", "active", "dirty", "partition", "pending", "position", "topic")
+    __slots__ = ("_abandoned", "_done", "active", "dirty", "partition", "pending", "position",
+                 "topic")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
         self.partition = partition
         self.pending: deque[Any] = deque()  # messages taken in, not yet below the position
         self._done: set[int] = set()         # done offsets above the position
+        self._abandoned: set[int] = set()    # dropped while letting go: never to be done here
         self.position: int | None = None     # the offset to commit; None until one is done
         self.dirty = False                   # position moved since the runtime last stored it
         self.active = True                   # False once revoked: late completions are ignored
@@ -50,6 +52,14 @@ class PartitionTracker:
     def oldest_pending(self) -> Any:
         """The oldest message not yet done (its timestamp is the lag in seconds), or None."""
         return self.pending[0] if self.pending else None
+
+    def abandon(self, offset: int) -> None:
+        self._abandoned.add(offset)
+
+    def outstanding(self) -> int:
+        """Messages still to settle here: neither done nor abandoned (in a handler, say)."""
+        skip = self._done | self._abandoned
+        return sum(1 for message in self.pending if message.offset not in skip)
 
     def highest_started(self, queued: set[int]) -> int:
         """The highest pending offset not in ``queued``: handed to a handler (running or done),

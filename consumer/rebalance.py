@@ -66,15 +66,10 @@ class Rebalancer:
         trackers = {p: rt.trackers[p] for p in partitions if p in rt.trackers}
         if not trackers:
             return
-        queued: dict[int, set[int]] = {p: set() for p in trackers}
-        for message in rt.executor.queued():
-            if message.partition in queued:
-                queued[message.partition].add(message.offset)
-        limits = {p: t.highest_started(queued[p]) for p, t in trackers.items()}
+        limits = self._finish_up_to(trackers, timeout_s)
         rt.discard(lambda m: m.partition not in limits or m.offset <= limits[m.partition])
-
         deadline = time.monotonic() + timeout_s
-        while not all(_settled(trackers[p], limit) for p, limit in limits.items()):
+        while any(t.outstanding() for t in trackers.values()):
             if time.monotonic() >= deadline:
                 log.warning("partitions %s let go with work unfinished after %.1fs: it will "
                             "be read again", sorted(partitions), timeout_s)
@@ -96,6 +91,25 @@ class Rebalancer:
             del rt.trackers[partition]
         rt.flow.revoked(list(trackers))
 
+    def _finish_up_to(self, trackers: dict[int, PartitionTracker], timeout_s: float
+                      ) -> dict[int, int]:
+        """Per partition, the offset up to which queued work is still handled before letting
+        go: the highest one already handed to a handler, so that no finished message sits
+        above a gap (whoever reads from the commit would handle it again). Unless that much
+        work would not fit in half the time allowed: then only what is running finishes."""
+        rt = self._rt
+        queued: dict[int, list[int]] = {p: [] for p in trackers}
+        for message in rt.executor.queued():
+            if message.partition in queued:
+                queued[message.partition].append(message.offset)
+        limits = {}
+        for partition, tracker in trackers.items():
+            limit = tracker.highest_started(set(queued[partition]))
+            gap_work = sum(1 for offset in queued[partition] if offset <= limit)
+            expected_s = gap_work * rt.executor.call_s / rt.settings.concurrency
+            limits[partition] = limit if expected_s <= timeout_s / 2 else -1
+        return limits
+
     def _commit(self, trackers: dict[int, PartitionTracker]) -> None:
         offsets = [TopicPartition(t.topic, t.partition, t.position)
                    for t in trackers.values() if t.position is not None]
@@ -110,9 +124,6 @@ class Rebalancer:
             # Not fatal: at-least-once holds, whoever reads next starts from the last commit.
             log.warning("commit of %s failed: %s", offsets, exc)
 
-
-def _settled(tracker: PartitionTracker, limit: int) -> bool:
-    return limit < 0 or (tracker.position is not None and tracker.position > limit)
 
 
 def _names(partitions: list[TopicPartition]) -> str:

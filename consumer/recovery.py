@@ -169,7 +169,10 @@ class Recovery:
         self._unmarked = []
         return messages
 
-    def discard(self, keep: Callable[[Any], bool]) -> None:
+    def discard(self, keep: Callable[[Any], bool]) -> list[Any]:
+        """Drops the waiting messages ``keep`` rejects; returns them."""
+        waiting = [*self._suspects, *self._held, *self._unmarked]
         self._suspects = deque(m for m in self._suspects if keep(m))
         self._held = [m for m in self._held if keep(m)]
         self._unmarked = [m for m in self._unmarked if keep(m)]
+        return [m for m in waiting if not keep(m)]

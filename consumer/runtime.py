@@ -154,16 +154,21 @@ class Runtime:
         return {p: t.position for p, t in list(self.trackers.items())}
 
     def discard(self, keep: Callable[[Any], bool]) -> None:
-        """Forgets buffered work ``keep`` rejects, wherever it waits; first copies of an id
-        among it hand their turn to a later copy."""
-        for message in self.executor.drop(keep):
-            if self.duplicates is not None:
-                self.completion.submit(self.duplicates.settled(message, succeeded=False))
-        self.decoder.drop_held(keep)
-        if self.recovery is not None:
-            self.recovery.discard(keep)
+        """Forgets buffered work ``keep`` rejects, wherever it waits; its offsets are
+        abandoned (never committed here), and first copies of an id among it hand their turn
+        to a later copy that is kept."""
+        dropped = self.decoder.drop_held(keep)
         if self.duplicates is not None:
-            self.duplicates.drop(keep)
+            dropped += self.duplicates.drop(keep)
+        first_copies = self.executor.drop(keep)
+        if self.recovery is not None:
+            first_copies += self.recovery.discard(keep)
+        for message in dropped + first_copies:
+            message.tracker.abandon(message.offset)
+        if self.duplicates is not None:
+            for message in first_copies:
+                successors = self.duplicates.settled(message, succeeded=False)
+                self.completion.submit([m for m in successors if keep(m)])
 
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> int:
