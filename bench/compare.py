@@ -106,11 +106,13 @@ def command(name: str, o: argparse.Namespace, s: dict[str, str], group: str) -> 
                 "--bootstrap", s["bootstrap"], "--registry", s["registry"], "--redis", s["redis"],
                 "--handler", "bench.probe:consumer_handler", "--value-format", "avro",
                 "--metrics-port", str(services.free_port()), "--log-format", "json",
-                "--processes", "2" if name.endswith("p2") else "1", *group_flags()]
+                "--processes", "2" if name.endswith("p2") else "1", *group_flags(),
+                *(["-X", f"fetch.wait.max.ms={o.fetch_wait_ms}"] if o.fetch_wait_ms else [])]
     python = sys.executable if name.startswith("raw") else o.peers_python
     return [python, str(BENCH / "contenders.py"), name, "--bootstrap", s["bootstrap"],
             "--topic", s["topic"], "--group", group, "--schema", str(SCHEMA_FILE),
-            "--state-dir", s["workdir"] + "/quix-state"]
+            "--state-dir", s["workdir"] + "/quix-state",
+            *(["--fetch-wait-ms", str(o.fetch_wait_ms)] if o.fetch_wait_ms else [])]
 
 
 def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTopic) -> Result:
@@ -166,8 +168,11 @@ def main() -> None:
     parser.add_argument("--faststream-backlog", type=int, default=20_000,
                         help="FastStream's backlog (it reads ~2k msg/s at least once)")
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--live-rate", type=int, default=1000, help="live records per second")
-    parser.add_argument("--live-seconds", type=int, default=5)
+    parser.add_argument("--live-rate", type=int, default=500,
+                        help="live records per second (below every contender's capacity)")
+    parser.add_argument("--live-seconds", type=int, default=6)
+    parser.add_argument("--fetch-wait-ms", type=int, help="fetch.wait.max.ms (or the peer's "
+                        "equivalent) for every contender; default: each library's own (500)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds; medians are shown")
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--timeout-s", type=float, default=300)
@@ -214,7 +219,8 @@ TARGETS = (  # issue 7: (ratio, numerator, denominator, at least)
 def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
     print(f"\norders v1 Avro, {o.partitions} partitions; backlog {o.messages:,} records "
           f"(FastStream {o.faststream_backlog:,}); live load {o.live_rate}/s for "
-          f"{o.live_seconds}s; median of {o.rounds} round(s)\n")
+          f"{o.live_seconds}s; fetch wait {o.fetch_wait_ms or 'library default'} ms; "
+          f"median of {o.rounds} round(s)\n")
     ceiling = results.get("raw-avro")
     print("| contender | msgs/s | x decoding raw loop | p50 latency | p99 latency | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -39,13 +39,18 @@ def avro_reader(schema_path: str) -> Any:
     return decode
 
 
+def fetch_wait(options: argparse.Namespace) -> dict[str, int]:
+    """librdkafka's fetch.wait.max.ms when the run sets one for every contender."""
+    return {} if options.fetch_wait_ms is None else {"fetch.wait.max.ms": options.fetch_wait_ms}
+
+
 def raw_loop(options: argparse.Namespace, decode: Any) -> None:
     """At least once: offsets are stored for the committer only after the batch is handled."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": options.bootstrap, "group.id": options.group,
                          "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
-                         **GROUP_TIMINGS})
+                         **GROUP_TIMINGS, **fetch_wait(options)})
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     consumer.subscribe([options.topic])
@@ -76,7 +81,8 @@ def quix(options: argparse.Namespace, decode: Any) -> None:
 
     app = Application(broker_address=options.bootstrap, consumer_group=options.group,
                       auto_offset_reset="earliest", processing_guarantee="at-least-once",
-                      consumer_extra_config=dict(GROUP_TIMINGS), loglevel="WARNING",
+                      consumer_extra_config={**GROUP_TIMINGS, **fetch_wait(options)},
+                      loglevel="WARNING",
                       state_dir=options.state_dir, use_changelog_topics=False)
     topic = app.topic(options.topic, value_deserializer=AvroDeserializer())
     seen = PROBE.seen  # type: ignore[union-attr]
@@ -108,11 +114,15 @@ def faststream(options: argparse.Namespace, decode: Any, flavour: str) -> None:
     async def avro_decoder(message: Any) -> Any:
         return decode(message.body)
 
+    fetch_options = {} if options.fetch_wait_ms is None else {
+        "fetch_max_wait_ms": options.fetch_wait_ms}
+
     # AckPolicy.ACK: the offset is committed after the handler returned (at least once).
     @broker.subscriber(options.topic, group_id=options.group, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.ACK, decoder=avro_decoder,
                        session_timeout_ms=GROUP_TIMINGS["session.timeout.ms"],
-                       heartbeat_interval_ms=GROUP_TIMINGS["heartbeat.interval.ms"])
+                       heartbeat_interval_ms=GROUP_TIMINGS["heartbeat.interval.ms"],
+                       **fetch_options)
     async def handle(order: Any, message: Any = Context("message")) -> None:  # noqa: B008
         seen(timestamp_of(message.raw_message))
 
@@ -128,6 +138,7 @@ def main() -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--schema", required=True, help="the .avsc the values were written with")
     parser.add_argument("--state-dir", default="/tmp/bench-quix-state")
+    parser.add_argument("--fetch-wait-ms", type=int, help="default: the library's (500 ms)")
     options = parser.parse_args()
     decode = avro_reader(options.schema)
     if options.kind == "raw":
