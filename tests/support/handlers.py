@@ -11,6 +11,7 @@ file `upsert` writes to through the idempotency toolkit).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 
@@ -93,6 +94,15 @@ def upsert(msg: Message) -> None:
     _write(_line("start", msg))
     _check_failures(msg)
     _sink.write(_db.connection(), msg, {"partition": msg.partition, "record_offset": msg.offset})
+    _write(_line("done", msg))
+
+
+def record_values(msg: Message) -> None:
+    """Records the decoded record's fields (VALUES_FILE, JSON lines) besides the usual lines."""
+    line = json.dumps({"id": msg.message_id, "schema_id": msg.schema_id,
+                       "fields": sorted(msg.value), "status": msg.value.get("status")})
+    with open(os.environ["VALUES_FILE"], "a") as values:
+        values.write(line + "\n")
     _write(_line("done", msg))
 
 
