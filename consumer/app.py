@@ -23,6 +23,7 @@ from .handler import load_handler
 from .kafka import admin, consumer_config, partition_count
 from .ledger import AttemptLedger
 from .outcome import OutcomePolicy
+from .prestart import Prestart
 from .recovery import Recovery
 from .redis_breaker import RedisBreaker
 from .redis_conn import connect
@@ -63,7 +64,7 @@ def build_runtime(settings: Settings) -> Runtime:
                       settings.id_header, settings.id_field,
                       backfill.outside if backfill is not None else None)
     keep_going = settings.redis_down == "continue"
-    duplicates = recovery = None
+    duplicates = recovery = prestart = None
     if settings.redis:
         client = connect(settings.redis)
         breaker = RedisBreaker("redis")
@@ -72,12 +73,12 @@ def build_runtime(settings: Settings) -> Runtime:
                                                      window_s=settings.dedup_window_s),
                                breaker=breaker)
             duplicates = DuplicateFilter(store, keep_going)
-        recovery = Recovery(AttemptLedger(client, settings.group, settings.topic, breaker),
-                            settings.max_attempts, keep_going)
+        ledger = AttemptLedger(client, settings.group, settings.topic, breaker)
+        recovery = Recovery(ledger, settings.max_attempts, keep_going)
+        prestart = Prestart(duplicates, ledger, keep_going)
     executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
     executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
-                              settings.concurrency,
-                              duplicates.screen if duplicates is not None else None)
+                              settings.concurrency, prestart)
     dead_letters = DeadLetters(bootstrap=settings.bootstrap, kafka=settings.kafka,
                                topic=settings.dlq_topic, source=settings.topic,
                                group=settings.group)

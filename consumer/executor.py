@@ -26,11 +26,12 @@ MAX_CHUNK = 256
 # handlers amortise the lock over a chunk, slow ones take one at a time so no message waits
 # behind a slow sibling while another worker idles.
 CHUNK_BUDGET_S = 0.001
-# Dedup looks again at ready messages it last screened longer ago than this, in batches: the
-# window in which a copy finished by another member can still be handled here.
-SCREEN_FRESH_S = 0.02
-SCREEN_BATCH = 1000
-SCREEN_RETRY_S = 1.0     # Redis did not answer the screen: dispatch waits this long
+# The pre-start step (dedup's screen, the crash ledger) runs again for ready messages it saw
+# longer ago than this: the window in which a copy finished by another member can still be
+# handled here. It takes a batch at a time: a few chunks for every worker.
+PRESTART_FRESH_S = 0.02
+PRESTART_BATCH_MAX = 1000
+PRESTART_RETRY_S = 1.0     # Redis did not answer: dispatch waits this long
 
 
 class Executor:
@@ -39,9 +40,9 @@ class Executor:
 
     def __init__(self, func: Callable[[Any], Any], dispatcher: Dispatcher,
                  policy: OutcomePolicy, concurrency: int,
-                 screen: Callable[[list[Any]], list[bool]] | None = None) -> None:
+                 prestart: Callable[[list[Any]], list[bool]] | None = None) -> None:
         self._func = func
-        self._screen = screen     # dedup's last look before a handler call, or None
+        self._prestart = prestart   # see consumer.prestart; None without Redis
         self._dispatcher = dispatcher
         self._policy = policy
         self._concurrency = concurrency
@@ -63,24 +64,26 @@ class Executor:
         # Spread a backlog over the workers; one by one when there are fewer messages.
         size = max(1, min(MAX_CHUNK, ready // self._concurrency,
                           int(CHUNK_BUDGET_S / self._call_s)))
-        if self._screen is not None and not self._screened(now, size):
+        if self._prestart is not None and not self._prestarted(now, size):
             return []
         chunk = self._dispatcher.take(size)
         self.running += len(chunk)
         return chunk
 
-    def _screened(self, now: float, size: int) -> bool:
-        """Screens the head of the ready queue when any of the ``size`` messages about to be
-        taken is stale; False when Redis did not answer (nothing is dispatched for a while)."""
+    def _prestarted(self, now: float, size: int) -> bool:
+        """Runs the pre-start step over the head of the ready queue when any of the ``size``
+        messages about to be taken is stale; False when Redis did not answer (nothing is
+        dispatched for a while)."""
         ready = self._dispatcher.ready
-        stale_before = now - SCREEN_FRESH_S
+        stale_before = now - PRESTART_FRESH_S
         if all(m.screened_at >= stale_before for m in itertools.islice(ready, size)):
             return True
-        batch = [m for m in itertools.islice(ready, SCREEN_BATCH) if m.screened_at < stale_before]
+        limit = min(PRESTART_BATCH_MAX, max(4 * size * self._concurrency, 64))
+        batch = [m for m in itertools.islice(ready, limit) if m.screened_at < stale_before]
         try:
-            seen = self._screen(batch)  # type: ignore[misc]
+            seen = self._prestart(batch)  # type: ignore[misc]
         except RedisUnavailable:
-            self._gate_until = now + SCREEN_RETRY_S
+            self._gate_until = now + PRESTART_RETRY_S
             return False
         done = []
         for message, was_seen in zip(batch, seen, strict=True):

@@ -1,10 +1,11 @@
-"""Attempt counts that survive restarts and rebalances, in Redis: per partition one hash
-holding the attempts charged to each failing offset, and ``mark``, the highest offset handed to
-handlers. Only failures and batches of dispatch write here; one HGETALL per assignment reads a
-partition back, so no per-message read is ever needed.
+"""What survives a crash, in Redis: per partition, the attempts charged to failing offsets (a
+hash) and the offsets handed to handlers and not yet settled (a set, written before they start).
+A process that dies leaves exactly its in-flight offsets in that set: the suspects of the crash.
+Writes happen per batch of starts and per batch of settlements; one pipeline per assignment
+reads a partition back, so no per-message read is ever needed.
 
-Keys are ``consumer:{<group>}:attempts:<topic>:<partition>``: the group's hash tag keeps them
-in the slot of its other keys on a Redis Cluster, and every command touches one key.
+Keys are ``consumer:{<group>}:attempts:<topic>:<partition>`` and ``...:running:...``: the
+group's hash tag keeps them in the slot of its other keys on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from .constants import REDIS_ATTEMPTS_KIND, REDIS_PREFIX
 from .redis_breaker import RedisBreaker
 
-MARK = "mark"
 TTL_MS = 7 * 86_400_000   # a partition untouched for a week forgets its counts
 
 
@@ -25,29 +25,44 @@ class AttemptLedger:
         self._prefix = f"{REDIS_PREFIX}:{{{group}}}:{REDIS_ATTEMPTS_KIND}:{topic}:"
         self.breaker = breaker
 
-    def _key(self, partition: int) -> str:
+    def _counts(self, partition: int) -> str:
         return f"{self._prefix}{partition}"
 
-    def load(self, partition: int) -> tuple[dict[int, int], int | None]:
-        """(attempts by offset, mark) of a partition."""
-        raw = self.breaker.call(lambda: self._client.hgetall(self._key(partition)))
-        counts: dict[int, int] = {}
-        mark = None
-        for field, value in raw.items():
-            name = field.decode() if isinstance(field, bytes) else str(field)
-            if name == MARK:
-                mark = int(value)
-            else:
-                counts[int(name)] = int(value)
-        return counts, mark
+    def _running(self, partition: int) -> str:
+        return f"{self._prefix}running:{partition}"
 
-    def mark(self, highest: Mapping[int, int]) -> None:
-        """Records, before they run, the highest offsets about to be handed to handlers."""
+    def load(self, partition: int) -> tuple[dict[int, int], set[int]]:
+        """(attempts by offset, offsets that were running) of a partition."""
+        def run() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hgetall(self._counts(partition))
+            pipe.smembers(self._running(partition))
+            return list(pipe.execute())
+
+        counts, running = self.breaker.call(run)
+        return ({int(k): int(v) for k, v in counts.items()}, {int(o) for o in running})
+
+    def starting(self, offsets: Mapping[int, Iterable[int]]) -> None:
+        """Records, before they start, the offsets about to be handed to handlers."""
         def run() -> None:
             pipe = self._client.pipeline(transaction=False)
-            for partition, offset in highest.items():
-                pipe.hset(self._key(partition), MARK, offset)
-                pipe.pexpire(self._key(partition), TTL_MS)
+            for partition, started in offsets.items():
+                pipe.sadd(self._running(partition), *started)
+                pipe.pexpire(self._running(partition), TTL_MS)
+            pipe.execute()
+
+        self.breaker.call(run)
+
+    def settled(self, offsets: Mapping[int, Iterable[int]],
+                counted: Mapping[int, Iterable[int]]) -> None:
+        """Forgets settled offsets: ``offsets`` leave the running set, and those ``counted``
+        (they had attempts charged) their counts too."""
+        def run() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for partition, done in offsets.items():
+                pipe.srem(self._running(partition), *done)
+            for partition, done in counted.items():
+                pipe.hdel(self._counts(partition), *[str(o) for o in done])
             pipe.execute()
 
         self.breaker.call(run)
@@ -56,24 +71,12 @@ class AttemptLedger:
         """One more attempt for the message; returns its attempts so far."""
         def run() -> int:
             pipe = self._client.pipeline(transaction=False)
-            pipe.hincrby(self._key(partition), str(offset), 1)
-            pipe.pexpire(self._key(partition), TTL_MS)
+            pipe.hincrby(self._counts(partition), str(offset), 1)
+            pipe.pexpire(self._counts(partition), TTL_MS)
             return int(pipe.execute()[0])
 
         return self.breaker.call(run)
 
-    def clear(self, offsets: Mapping[int, Iterable[int]]) -> None:
-        """Forgets the counts of settled messages: partition -> offsets."""
-        def run() -> None:
-            pipe = self._client.pipeline(transaction=False)
-            for partition, settled in offsets.items():
-                pipe.hdel(self._key(partition), *[str(o) for o in settled])
-            pipe.execute()
-
-        self.breaker.call(run)
-
     def release(self, partition: int) -> None:
-        """The partition was let go cleanly (drained, committed): nothing is in doubt. The
-        mark goes rather than staying at the commit, so offsets reset later (a group reset,
-        a recreated topic) are not taken for a crash."""
-        self.breaker.call(lambda: self._client.hdel(self._key(partition), MARK))
+        """The partition was let go cleanly (drained, committed): nothing is in doubt."""
+        self.breaker.call(lambda: self._client.delete(self._running(partition)))

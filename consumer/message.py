@@ -33,7 +33,7 @@ class Message:
         self.lane: Any = None
         self.tracker: Any = None
         self.failure: Any = None
-        self.screened_at = 0.0   # when dedup last looked at it (executor clock)
+        self.screened_at = 0.0   # when the pre-start step last saw it (executor clock)
 
     @property
     def headers(self) -> dict[str, bytes]:

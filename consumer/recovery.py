@@ -1,10 +1,11 @@
-"""Stage 4 (dispatch), crash-loop protection. Before messages go to handlers, the highest
-offset handed out per partition is recorded (``AttemptLedger.mark``). A partition assigned with
-that mark at or above its committed offset was not let go cleanly: a process died with those
-messages in flight, perhaps because of one of them. Those suspects then run one at a time, each
-charged an attempt in Redis before it starts, so a crash is blamed on the one message running;
-one whose attempts are spent is dead-lettered without running (``CrashLoopError``) instead of
-taking the group down again. The rest of the partition waits until the suspects are settled.
+"""Stage 4 (dispatch), crash-loop protection. Offsets are recorded in Redis as running before
+their handler starts (``AttemptLedger.starting``, batched by the executor's pre-start step) and
+removed once settled. A partition assigned with offsets still recorded as running was not let
+go cleanly: a process died with them in flight, perhaps because of one of them. Those suspects
+then run one at a time, each charged an attempt in Redis first, so a crash is blamed on the one
+message running; one whose attempts are spent is dead-lettered without running
+(``CrashLoopError``) instead of taking the group down again. The rest waits meanwhile; the
+suspects are few (what was in flight), so this pass is short.
 
 It also restores attempt counts of messages that failed under a previous owner.
 """
@@ -28,64 +29,67 @@ class Recovery:
         self._ledger = ledger
         self._keep_going = keep_going_without_redis
         self._max_attempts = max_attempts
-        # Messages whose attempts a crash loop spent: to dead-letter without running them.
-        self.crash_looped: list[tuple[Any, CrashLoopError]] = []
         self._counts: dict[int, dict[int, int]] = {}   # partition -> offset -> attempts
-        self._suspect_until: dict[int, int] = {}       # partition -> last suspect offset
+        self._expected: dict[int, set[int]] = {}       # suspects not fetched yet
         self._suspects: deque[Any] = deque()
         self._held: list[Any] = []
-        self._unmarked: list[Any] = []     # cleared to run once their mark is in Redis
-        self._to_clear: dict[int, list[int]] = {}
+        self._settled: dict[int, list[int]] = {}       # to remove from the running set
+        self._counted: dict[int, list[int]] = {}       # to remove from the counts
         self.current: Any = None
         self.redis_down = False
+        # Messages whose attempts a crash loop spent: to dead-letter without running them.
+        self.crash_looped: list[tuple[Any, CrashLoopError]] = []
 
     @property
     def active(self) -> bool:
-        return bool(self._suspect_until or self._suspects or self.current is not None)
+        return bool(self._expected or self._suspects or self.current is not None)
 
     def assigned(self, partition: int, committed: int | None) -> None:
-        counts, mark = self._ledger.load(partition)
+        counts, running = self._ledger.load(partition)
         if counts:
             self._counts[partition] = counts
-        if mark is not None and mark >= (committed or 0):
-            log.warning("partition %d was not let go cleanly: offsets %d..%d run one at a "
-                        "time, each charged an attempt first", partition, committed or 0, mark)
-            self._suspect_until[partition] = mark
+        suspects = {o for o in running if o >= (committed or 0)}
+        if suspects:
+            log.warning("partition %d was not let go cleanly: %d message(s) in flight then "
+                        "run one at a time, each charged an attempt first", partition,
+                        len(suspects))
+            self._expected[partition] = suspects
 
     def released(self, partition: int, *, clean: bool) -> None:
         """The partition is let go; ``clean``: drained and committed."""
         self._counts.pop(partition, None)
-        self._suspect_until.pop(partition, None)
+        self._expected.pop(partition, None)
+        self._settled.pop(partition, None)
         if clean:
             self._ledger.release(partition)
 
     def admit(self, messages: list[Any]) -> list[Any]:
-        """What may run now, marked in Redis first. Never raises: while Redis is down,
-        messages wait here (``redis_down``) and ``poll()`` hands them out later."""
+        """What may run now: everything, unless suspects of a crash are to run first."""
         if self._counts:
             for message in messages:
                 counts = self._counts.get(message.partition)
                 if counts and message.offset in counts:
                     message.attempt = counts[message.offset] + 1
         if not self.active:
-            self._unmarked.extend(messages)
-            return self._release()
+            return messages
         for message in messages:
-            until = self._suspect_until.get(message.partition)
-            if until is not None and message.offset <= until:
+            expected = self._expected.get(message.partition)
+            if expected is not None and message.offset in expected:
                 self._suspects.append(message)
+                self.fetched_past(message.partition, message.offset)
             else:
                 self._held.append(message)
-            if until is not None and message.offset >= until:
-                del self._suspect_until[message.partition]   # the last suspect is fetched
         return self._next()
 
     def fetched_past(self, partition: int, offset: int) -> None:
-        """A record at ``offset`` was read (a duplicate or bad data perhaps): suspects
-        beyond it in that partition, if any, are still to come; none are when it is the last."""
-        until = self._suspect_until.get(partition)
-        if until is not None and offset >= until:
-            del self._suspect_until[partition]
+        """Every record up to ``offset`` was read: suspects among them that never reached
+        ``admit`` (duplicates, bad data) are not coming."""
+        expected = self._expected.get(partition)
+        if expected is None:
+            return
+        expected.difference_update([o for o in expected if o <= offset])
+        if not expected:
+            del self._expected[partition]
 
     def failed(self, message: Any) -> None:
         """A handler call failed and will be retried: the attempt is on record."""
@@ -96,41 +100,37 @@ class Recovery:
 
     def settled(self, message: Any) -> list[Any]:
         """A message is done or dead-lettered: what may run next."""
+        self._settled.setdefault(message.partition, []).append(message.offset)
         if message.attempt > 1:
-            self._to_clear.setdefault(message.partition, []).append(message.offset)
+            self._counted.setdefault(message.partition, []).append(message.offset)
             counts = self._counts.get(message.partition)
             if counts:
                 counts.pop(message.offset, None)
         if message is not self.current:
             return []
         self.current = None
-        # Cleared before the next suspect runs: if that one kills the process, this one must
-        # not carry the charge into the next recovery.
-        self._clear()
+        # Forgotten before the next suspect runs: if that one kills the process, this one
+        # must not carry the charge into the next recovery.
+        self.poll()
         return self._next()
 
-    def _clear(self) -> None:
-        if self._to_clear:
-            try:
-                self._ledger.clear(self._to_clear)
-                self._to_clear = {}
-            except RedisUnavailable:
-                pass  # counts expire anyway; a stale one only overstates attempts
-
     def poll(self) -> list[Any]:
-        """Once per loop turn: forgets settled counts in Redis, and hands out what waited
-        for Redis."""
-        self._clear()
-        if not self.redis_down:
-            return []
-        released = self._release()
-        return released if self.redis_down else released + self._next()
+        """Once per loop turn: forgets settled offsets in Redis, and hands out suspects that
+        waited for Redis."""
+        if self._settled or self._counted:
+            try:
+                self._ledger.settled(self._settled, self._counted)
+                self._settled, self._counted = {}, {}
+            except RedisUnavailable:
+                pass  # kept for the next turn; stale entries only cost a careful recovery
+        return self._next() if self.redis_down else []
 
     def _next(self) -> list[Any]:
         while self._suspects and self.current is None:
             message = self._suspects[0]
             try:
                 message.attempt = self._ledger.charge(message.partition, message.offset) + 1
+                self.redis_down = False
             except RedisUnavailable:
                 self.redis_down = True
                 if not self._keep_going:
@@ -143,36 +143,15 @@ class Recovery:
                     f"flight", raw=message.raw)))
                 continue
             self.current = message
-            self._unmarked.append(message)
-            return self._release()
+            return [message]
         if self.active:
             return []
-        self._unmarked.extend(self._held)
-        self._held = []
-        return self._release()
-
-    def _release(self) -> list[Any]:
-        messages = self._unmarked
-        if not messages:
-            return []
-        highest: dict[int, int] = {}
-        for message in messages:
-            if message.offset > highest.get(message.partition, -1):
-                highest[message.partition] = message.offset
-        try:
-            self._ledger.mark(highest)
-            self.redis_down = False
-        except RedisUnavailable:
-            self.redis_down = True
-            if not self._keep_going:
-                return []
-        self._unmarked = []
-        return messages
+        held, self._held = self._held, []
+        return held
 
     def discard(self, keep: Callable[[Any], bool]) -> list[Any]:
         """Drops the waiting messages ``keep`` rejects; returns them."""
-        waiting = [*self._suspects, *self._held, *self._unmarked]
+        waiting = [*self._suspects, *self._held]
         self._suspects = deque(m for m in self._suspects if keep(m))
         self._held = [m for m in self._held if keep(m)]
-        self._unmarked = [m for m in self._unmarked if keep(m)]
         return [m for m in waiting if not keep(m)]

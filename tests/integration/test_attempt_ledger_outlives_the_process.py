@@ -1,4 +1,4 @@
-"""Attempt counts and dispatch marks live in Redis: a new ledger (a restarted process, or the
+"""Attempt counts and running offsets live in Redis: a new ledger (a restarted process, or the
 next owner of a partition) reads back what the previous one wrote, and the keys expire."""
 
 import pytest
@@ -11,24 +11,24 @@ from consumer.redis_conn import connect
 pytestmark = pytest.mark.integration
 
 
-def test_counts_and_marks_survive_a_restart(redis_url, unique):
+def test_counts_and_running_offsets_survive_a_restart(redis_url, unique):
     group = f"ledger-{unique}"
     crashed = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
-    crashed.mark({0: 120, 1: 80})
+    crashed.starting({0: [100, 101], 1: [7]})
     assert crashed.charge(0, 101) == 1
     assert crashed.charge(0, 101) == 2
-    crashed.charge(1, 7)
+    crashed.settled({0: [100]}, {})
 
     restarted = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
-    assert restarted.load(0) == ({101: 2}, 120)
-    assert restarted.load(1) == ({7: 1}, 80)
-    assert restarted.load(2) == ({}, None)
-    restarted.clear({0: [101]})
+    assert restarted.load(0) == ({101: 2}, {101})
+    assert restarted.load(1) == ({}, {7})
+    assert restarted.load(2) == ({}, set())
+    restarted.settled({0: [101]}, {0: [101]})
     restarted.release(1)              # drained and committed: nothing in doubt
-    restarted.release(2)
-    assert restarted.load(0) == ({}, 120) and restarted.load(1) == ({7: 1}, None)
+    assert restarted.load(0) == ({}, set()) and restarted.load(1) == ({}, set())
 
     other_group = AttemptLedger(connect(redis_url), f"other-{unique}", "orders", RedisBreaker())
-    assert other_group.load(0) == ({}, None)
-    ttl_ms = redis.Redis.from_url(redis_url).pttl(f"consumer:{{{group}}}:attempts:orders:1")
+    assert other_group.load(0) == ({}, set())
+    restarted.charge(3, 1)
+    ttl_ms = redis.Redis.from_url(redis_url).pttl(f"consumer:{{{group}}}:attempts:orders:3")
     assert 0 < ttl_ms <= 7 * 86_400_000

@@ -45,12 +45,12 @@ def test_dedup_and_attempts_on_a_three_node_cluster(tmp_path, unique):
 
         client = connect(url)
         ledger = AttemptLedger(client, settings.group, "orders", RedisBreaker())
-        ledger.mark({0: 41, 5: 7})
+        ledger.starting({0: [40, 41], 5: [3]})
         assert [ledger.charge(0, 40), ledger.charge(0, 40), ledger.charge(5, 3)] == [1, 2, 1]
-        assert ledger.load(0) == ({40: 2}, 41) and ledger.load(5) == ({3: 1}, 7)
-        ledger.clear({0: [40]})
+        assert ledger.load(0) == ({40: 2}, {40, 41}) and ledger.load(5) == ({3: 1}, {3})
+        ledger.settled({0: [40]}, {0: [40]})
         ledger.release(5)
-        assert ledger.load(0) == ({}, 41) and ledger.load(5) == ({3: 1}, None)
+        assert ledger.load(0) == ({}, {41}) and ledger.load(5) == ({3: 1}, set())
         for store in (first, second, restarted):
             store.close()
         client.close()

@@ -93,6 +93,9 @@ def upsert(msg: Message) -> None:
                     "partition INTEGER, record_offset INTEGER)")
     _write(_line("start", msg))
     _check_failures(msg)
+    delay = _delay()
+    if delay:
+        time.sleep(delay)
     _sink.write(_db.connection(), msg, {"partition": msg.partition, "record_offset": msg.offset})
     _write(_line("done", msg))
 
