@@ -14,9 +14,9 @@ from .config import read_reader_schema
 from .constants import OUTCOMES
 from .http_server import Health, MetricsServer
 from .lag import LagProbe, LagReporter
+from .member_process import MEMBER_HOST, announce_port, member_port_file
 from .metrics import MetricsSettings, create_metrics
 from .null_counts import count_nulls, nullable_fields
-from .supervisor import MEMBER_HOST, announce_port, member_port_file
 
 PUBLISH_EVERY_S = 0.25
 

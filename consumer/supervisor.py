@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -28,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -38,18 +37,25 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from . import constants as c
-from .config import OPTIONS, Settings
+from .config import Settings
 from .errors import ConfigError
 from .http_server import MetricsServer
 from .kafka import admin, partition_count
 from .member_metrics import MemberGroup
+from .member_process import (
+    MEMBER_HOST,
+    announced_port,
+    check_handler,
+    death_signal,
+    describe_exit,
+    member_arguments,
+)
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.1
 SHUTDOWN_GRACE_S = 10.0   # after --shutdown-timeout: closing the consumer, its final commit
 REFUSED_TO_START = 2      # bad usage or configuration (CONTRACT.md): a restart cannot help
-MEMBER_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -68,74 +74,6 @@ class RestartPolicy:
 
     def delay_s(self, young_deaths: int) -> float:
         return min(self.max_backoff_s, self.initial_backoff_s * 2.0 ** min(young_deaths, 32))
-
-
-def member_arguments(args: argparse.Namespace) -> list[str]:
-    """The ``consumer run`` arguments giving a member this process's settings: the flags as
-    given (flags win over env and TOML, so a member parses to the same values), then
-    ``--processes 1``."""
-    argv: list[str] = []
-    if getattr(args, "config", None):
-        argv.append(f"--config={os.path.abspath(args.config)}")
-    for opt in OPTIONS:
-        value = getattr(args, opt.attr, None)
-        if value is None or opt.attr == "processes":
-            continue
-        if opt.boolean:
-            argv.append(f"--{opt.flag}" if value else f"--no-{opt.flag}")
-        else:
-            argv.append(f"--{opt.flag}={value}")  # one token: a value may start with "-"
-    for item in getattr(args, "kafka", None) or ():
-        argv.append(f"--kafka={item}")
-    return [*argv, "--processes=1"]
-
-
-def describe_exit(status: int) -> str:
-    if status < 0:
-        with contextlib.suppress(ValueError):
-            return f"was killed by {signal.Signals(-status).name}"
-        return f"was killed by signal {-status}"
-    return f"exited with status {status}"
-
-
-def announce_port(path: str, port: int) -> None:
-    """A member tells its supervisor where its metrics are: written whole, then renamed, so
-    the supervisor never reads half a port."""
-    partial = f"{path}.{os.getpid()}.partial"
-    Path(partial).write_text(f"{port}\n")
-    os.replace(partial, path)
-
-
-def member_port_file() -> str | None:
-    """Where this process announces its metrics port: set when it is a supervised member."""
-    return os.environ.get(c.ENV_MEMBER_METRICS_FILE) or None
-
-
-def _announced_port(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def _death_signal() -> Callable[[], None] | None:
-    """Runs in each member between fork and exec (Linux): SIGTERM when the supervisor dies.
-    Built before the fork, so the child only calls into libc."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    supervisor_pid = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def set_death_signal() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-        if os.getppid() != supervisor_pid:  # it died before the line above: nobody to watch
-            os._exit(1)
-
-    return set_death_signal
 
 
 @dataclass
@@ -177,7 +115,7 @@ class Supervisor:
         self._stop_statuses: list[int] = []
         self._killed_by: int | None = None
         self._refused = False
-        self._pre_exec = _death_signal()
+        self._pre_exec = death_signal()
 
     @property
     def metrics_port(self) -> int | None:
@@ -298,7 +236,7 @@ class Supervisor:
     def _register(self, member: Member) -> None:
         if self._group is None or member.registered:
             return
-        port = _announced_port(member.port_file)
+        port = announced_port(member.port_file)
         if port is not None:
             self._group.add(member.name, f"http://{MEMBER_HOST}:{port}")
             member.registered = True
@@ -350,6 +288,8 @@ def supervise(settings: Settings, args: argparse.Namespace) -> int:
         log.warning("%d members for the %d partitions of %s: %d will have nothing assigned",
                     settings.processes, partitions, settings.topic,
                     settings.processes - partitions)
+    check_handler(settings.handler)
     command = [sys.executable, "-m", "consumer", "run", *member_arguments(args)]
     return Supervisor(command, settings.processes, metrics_port=settings.metrics_port,
                       shutdown_timeout_s=settings.shutdown_timeout_s).run()
+
