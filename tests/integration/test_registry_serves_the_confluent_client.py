@@ -63,7 +63,8 @@ def test_register_lookup_latest_versions_and_ids(client, registry_url, unique):
     assert reader.get_version(subject, 1).schema_id == id1
     assert subject in reader.get_subjects()
     assert json.loads(reader.get_schema(id1).schema_str)["name"] == "Order"
-    assert [(v.subject, v.version) for v in reader.get_schema_versions(id2)] == [(subject, 2)]
+    # Other tests of the session may register the same schema under their own subjects.
+    assert (subject, 2) in [(v.subject, v.version) for v in reader.get_schema_versions(id2)]
     found = reader.lookup_schema(subject, avro(json.dumps(json.loads(V1), indent=4)))
     assert (found.version, found.schema_id) == (1, id1)
     assert reader.get_schema_types() == ["AVRO"]
