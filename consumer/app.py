@@ -3,6 +3,7 @@ setting or an absent service is still a clear error rather than a failure mid-st
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from confluent_kafka import Consumer
@@ -19,6 +20,7 @@ from .dispatch import Dispatcher, lane_of
 from .duplicates import DuplicateFilter
 from .errors import ConfigError
 from .executor import AsyncExecutor, ThreadExecutor
+from .feed import Feeder
 from .handler import load_handler
 from .kafka import admin, consumer_config, partition_count
 from .ledger import AttemptLedger
@@ -75,7 +77,7 @@ def build_runtime(settings: Settings) -> Runtime:
             duplicates = DuplicateFilter(store, keep_going)
         ledger = AttemptLedger(client, settings.group, settings.topic, breaker)
         recovery = Recovery(ledger, settings.max_attempts, keep_going)
-        prestart = Prestart(duplicates, ledger, keep_going)
+        prestart = Prestart(duplicates, recovery, keep_going)
     executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
     executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
                               settings.concurrency, prestart)
@@ -83,6 +85,7 @@ def build_runtime(settings: Settings) -> Runtime:
                                topic=settings.dlq_topic, source=settings.topic,
                                group=settings.group)
     consumer = Consumer(consumer_config(settings.bootstrap, settings.group, kafka))
+    feeder = Feeder(executor, prestart, time.monotonic)
     return Runtime(settings, consumer=consumer, decoder=decoder, executor=executor,
-                   duplicates=duplicates, dead_letters=dead_letters, policy=policy,
+                   feeder=feeder, duplicates=duplicates, dead_letters=dead_letters, policy=policy,
                    recovery=recovery, backfill=backfill)

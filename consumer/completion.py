@@ -18,10 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class Completion:
-    def __init__(self, *, consumer: Any, executor: Any, duplicates: Any, dead_letters: Any,
-                 policy: Any, recovery: Any) -> None:
+    def __init__(self, *, consumer: Any, executor: Any, feeder: Any, duplicates: Any,
+                 dead_letters: Any, policy: Any, recovery: Any) -> None:
         self._consumer = consumer
         self._executor = executor
+        self._feeder = feeder
         self._duplicates = duplicates      # DuplicateFilter, or None with --no-dedup
         self._dead_letters = dead_letters
         self._policy = policy
@@ -35,25 +36,24 @@ class Completion:
     def settle(self) -> None:
         """Drains the handlers' results and makes their outcomes durable."""
         results = self._executor.results
-        to_record = self._to_record
         while results:
-            message, verdict = results.popleft()
+            messages, verdict = results.popleft()
             if verdict is Verdict.DONE:
                 if self._duplicates is None:
-                    self.finish(message, Verdict.DONE)
+                    self.finish_all(messages, Verdict.DONE)
                 else:
-                    to_record.append(message)
+                    self._to_record += messages
             elif verdict is Verdict.DEAD_LETTER:
-                self.dead_letter(message)
+                for message in messages:
+                    self.dead_letter(message)
             elif verdict is Verdict.DUPLICATE:   # found done just before its handler call
-                follow = self._duplicates.settled(message, succeeded=True)
-                self.finish(message, Verdict.DUPLICATE)
-                self.duplicates(follow)
+                self.found_done(messages)
             else:  # a retry is scheduled: its attempt goes on record
-                self.counts[verdict.value] += 1
+                self.counts[verdict.value] += len(messages)
                 if self._recovery is not None:
-                    self._recovery.failed(message)
-        if to_record:
+                    for message in messages:
+                        self._recovery.failed(message)
+        if self._to_record:
             self._record()
         self._dead_letters.poll()
         if self._unsent:
@@ -67,8 +67,7 @@ class Completion:
         except RedisUnavailable:
             return  # kept: recorded (and so completed) once Redis answers again
         recorded, self._to_record = self._to_record, []
-        for message in recorded:
-            self.finish(message, Verdict.DONE)
+        self.finish_all(recorded, Verdict.DONE)
 
     def data_errors(self, failures: Sequence[tuple[Any, DataError]]) -> None:
         for message, error in failures:
@@ -81,8 +80,16 @@ class Completion:
         self.dead_letter(message)
 
     def duplicates(self, messages: list[Any]) -> None:
-        for message in messages:
-            self.finish(message, Verdict.DUPLICATE)
+        if messages:
+            self.finish_all(messages, Verdict.DUPLICATE)
+
+    def found_done(self, messages: list[Any]) -> None:
+        """First copies of their id in this process, found done by another member: they and
+        the copies waiting behind them are duplicates."""
+        if messages:
+            follow = self._duplicates.settled_done(messages)
+            self.finish_all(messages, Verdict.DUPLICATE)
+            self.duplicates(follow)
 
     def dead_letter(self, message: Any) -> None:
         def acknowledged(error: Exception | None) -> None:
@@ -95,28 +102,35 @@ class Completion:
         self._dead_letters.send(message, acknowledged)
 
     def finish(self, message: Any, verdict: Verdict) -> None:
-        tracker = message.tracker
-        if tracker.active:
-            tracker.complete(message.offset)
-        self.counts[verdict.value] += 1
-        self.finished.append(message)
+        self.finish_all([message], verdict)
+
+    def finish_all(self, messages: list[Any], verdict: Verdict) -> None:
+        """The messages' outcomes are durable: their offsets complete, and what waited on them
+        (a crash suspect's successor, later copies of their ids) goes on."""
+        for message in messages:
+            tracker = message.tracker
+            if tracker.active:
+                tracker.complete(message.offset)
+        self.counts[verdict.value] += len(messages)
+        self.finished += messages
         if self._recovery is not None:
-            runnable = self._recovery.settled(message)
+            runnable = self._recovery.settled(messages)
             if runnable:
-                self._executor.submit(runnable)
-        if self._duplicates is not None and verdict is not Verdict.DUPLICATE:
-            follow = self._duplicates.settled(message, succeeded=verdict is Verdict.DONE)
-            if verdict is Verdict.DONE:
-                self.duplicates(follow)
-            else:
-                self.submit(follow)
+                self._feeder.add(runnable)
+        if self._duplicates is None or verdict is Verdict.DUPLICATE:
+            return
+        if verdict is Verdict.DONE:
+            self.duplicates(self._duplicates.settled_done(messages))
+        else:
+            for message in messages:
+                self.submit(self._duplicates.settled(message, succeeded=False))
 
     def submit(self, messages: list[Any]) -> None:
-        """Hands messages to the handlers, through crash-loop protection when it is on."""
+        """Sends messages on to the handlers, through crash-loop protection when it is on."""
         if self._recovery is not None and messages:
             messages = self._recovery.admit(messages)
         if messages:
-            self._executor.submit(messages)
+            self._feeder.add(messages)
 
     @property
     def pending_records(self) -> int:

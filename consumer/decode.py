@@ -51,59 +51,84 @@ class Decoder:
 
     def decode(self, raws: list[Any], trackers: dict[int, Any]
                ) -> tuple[list[Message], list[tuple[Message, DataError]]]:
+        """The hot loop: everything per record is inlined here, the rare paths are not."""
         good: list[Message] = []
         bad: list[tuple[Message, DataError]] = []
-        topic, lane, held = self._topic, self._lane, self.held
+        topic, lane, held, outside = self._topic, self._lane, self.held, self._outside
+        decode_value, wanted = self._value_decoder, self._id_header
         for raw in raws:
             if raw.error() is not None:
-                if raw.error().code() == KafkaError._PARTITION_EOF:
-                    self.ends_reached.append(raw.partition())
-                else:
-                    log.warning("broker error while consuming %s: %s", topic, raw.error())
+                self._broker_event(raw)
                 continue
             partition = raw.partition()
             tracker = trackers.get(partition)
             if tracker is None:  # revoked while this batch was in flight: not ours any more
                 continue
             key = raw.key()
-            message = Message(raw, topic, partition, raw.offset(), key, None)
-            message.lane = lane(key, partition)
-            message.tracker = tracker
-            tracker.track(message)
-            if self._outside is not None and self._outside(raw):
+            message = Message(raw, topic, partition, raw.offset(), key, lane(key, partition),
+                              tracker)
+            tracker.pending.append(message)
+            if outside is not None and outside(raw):
                 self.outside.append(message)
-            elif partition in held:
+                continue
+            if held and partition in held:
                 held[partition].append(message)
-            else:
-                self._decode_one(message, good, bad)
+                continue
+            try:
+                message.value, message.schema_id = decode_value(raw.value())
+            except (DataError, RegistryUnavailable) as error:
+                self._failed(message, error, bad)
+                continue
+            headers = raw.headers()
+            if headers:
+                for name, header_value in headers:
+                    if name == wanted and header_value:
+                        message.message_id = header_value.decode("utf-8", "replace")
+                        break
+            if not message.message_id:
+                message.message_id = self._fallback_identity(message)
+            good.append(message)
         return good, bad
 
-    def _decode_one(self, message: Message, good: list[Message],
-                    bad: list[tuple[Message, DataError]]) -> bool:
-        """False when the registry did not answer: the message (and its partition) waits."""
-        try:
-            message.value, message.schema_id = self._value_decoder(message.raw.value())
-        except DataError as error:
+    def _broker_event(self, raw: Any) -> None:
+        if raw.error().code() == KafkaError._PARTITION_EOF:
+            self.ends_reached.append(raw.partition())
+        else:
+            log.warning("broker error while consuming %s: %s", self._topic, raw.error())
+
+    def _failed(self, message: Message, error: BaseException,
+                bad: list[tuple[Message, DataError]]) -> None:
+        if isinstance(error, DataError):
             error.raw = message.raw
-            message.message_id = self._identity(message, None)
+            message.message_id = self._identity(message)
             bad.append((message, error))
-            return True
-        except RegistryUnavailable as error:
+        else:
             log.warning("registry unavailable, %s/%d waits at offset %d: %s", self._topic,
                         message.partition, message.offset, error)
             self.held.setdefault(message.partition, []).append(message)
-            return False
-        message.message_id = self._identity(message, message.value)
+
+    def _decode_one(self, message: Message, good: list[Message],
+                    bad: list[tuple[Message, DataError]]) -> bool:
+        """The loop's steps for one message taken back from ``held``; False when the registry
+        still does not answer."""
+        try:
+            message.value, message.schema_id = self._value_decoder(message.raw.value())
+        except (DataError, RegistryUnavailable) as error:
+            self._failed(message, error, bad)
+            return isinstance(error, DataError)
+        message.message_id = self._identity(message)
         good.append(message)
         return True
 
-    def _identity(self, message: Message, value: Any) -> str:
-        headers = message.raw.headers()
-        if headers:
-            wanted = self._id_header
-            for name, header_value in headers:
-                if name == wanted and header_value:
-                    return str(header_value.decode("utf-8", "replace"))
+    def _identity(self, message: Message) -> str:
+        for name, header_value in message.raw.headers() or ():
+            if name == self._id_header and header_value:
+                return str(header_value.decode("utf-8", "replace"))
+        return self._fallback_identity(message)
+
+    def _fallback_identity(self, message: Message) -> str:
+        """Without the id header: the --id-field of the record, else where it is stored."""
+        value = message.value
         if self._id_field is not None and isinstance(value, dict):
             field = value.get(self._id_field)
             if field is not None:

@@ -88,6 +88,16 @@ class DuplicateFilter:
         self._in_flight[successor.message_id] = waiting or None
         return [successor]
 
+    def settled_done(self, messages: list[Any]) -> list[Any]:
+        """``settled(succeeded=True)`` for a batch: the copies that waited behind them."""
+        pop = self._in_flight.pop
+        follow: list[Any] = []
+        for message in messages:
+            waiting = pop(message.message_id, None)
+            if waiting:
+                follow += waiting
+        return follow
+
     def drop(self, keep: Any) -> list[Any]:
         """Forgets copies waiting here that ``keep`` rejects (their partition was revoked)."""
         dropped = []

@@ -26,11 +26,10 @@ MAX_CHUNK = 256
 # handlers amortise the lock over a chunk, slow ones take one at a time so no message waits
 # behind a slow sibling while another worker idles.
 CHUNK_BUDGET_S = 0.001
-# The pre-start step (dedup's screen, the crash ledger) runs again for ready messages it saw
-# longer ago than this: the window in which a copy finished by another member can still be
-# handled here. It takes a batch at a time: a few chunks for every worker.
-PRESTART_FRESH_S = 0.02
-PRESTART_BATCH_MAX = 1000
+# The feeder runs the pre-start step (dedup's screen, the crash ledger) just before messages
+# come here; one that then waited longer than this (behind its lane, say) gets it again before
+# its handler call, so a copy another member finished meanwhile is not handled twice.
+PRESTART_STALE_S = 0.25
 PRESTART_RETRY_S = 1.0     # Redis did not answer: dispatch waits this long
 
 
@@ -49,7 +48,8 @@ class Executor:
         self._timers: list[tuple[float, int, Any]] = []   # (due, seq, message) heap
         self._seq = itertools.count()
         self._gate_until = 0.0    # monotonic time before which nothing new is dispatched
-        self.results: deque[tuple[Any, Verdict]] = deque()
+        # (messages, verdict): one entry per chunk of successes, one per failure decided
+        self.results: deque[tuple[list[Any], Verdict]] = deque()
         self.durations: list[float] = []   # handler seconds, taken by the observer
         self.running = 0
         self._call_s = CHUNK_BUDGET_S       # moving average of one handler call
@@ -62,41 +62,57 @@ class Executor:
             return []
         ready = len(self._dispatcher.ready)
         # Spread a backlog over the workers; one by one when there are fewer messages.
-        size = max(1, min(MAX_CHUNK, ready // self._concurrency,
-                          int(CHUNK_BUDGET_S / self._call_s)))
-        if self._prestart is not None and not self._prestarted(now, size):
-            return []
+        size = max(1, min(ready // self._concurrency, self.chunk_size()))
         chunk = self._dispatcher.take(size)
         self.running += len(chunk)
         return chunk
 
-    def _prestarted(self, now: float, size: int) -> bool:
-        """Runs the pre-start step over the head of the ready queue when any of the ``size``
-        messages about to be taken is stale; False when Redis did not answer (nothing is
-        dispatched for a while)."""
-        ready = self._dispatcher.ready
-        stale_before = now - PRESTART_FRESH_S
-        if all(m.screened_at >= stale_before for m in itertools.islice(ready, size)):
-            return True
-        limit = min(PRESTART_BATCH_MAX, max(4 * size * self._concurrency, 64))
-        batch = [m for m in itertools.islice(ready, limit) if m.screened_at < stale_before]
-        try:
-            seen = self._prestart(batch)  # type: ignore[misc]
-        except RedisUnavailable:
-            self._gate_until = now + PRESTART_RETRY_S
-            return False
-        done = []
-        for message, was_seen in zip(batch, seen, strict=True):
+    def chunk_size(self) -> int:
+        """How many messages one worker takes at a time at most, by the handler's pace."""
+        return max(1, min(MAX_CHUNK, int(CHUNK_BUDGET_S / self._call_s)))
+
+    def ready_count(self) -> int:
+        return len(self._dispatcher.ready) + self.running
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    def _stale(self, chunk: list[Any]) -> tuple[list[Any], list[Any]]:
+        """(chunk minus duplicates, duplicates) after the pre-start step looked again at the
+        messages that waited long since it last did. Raises RedisUnavailable. Called without
+        the dispatcher's lock: it may wait on Redis."""
+        if self._prestart is None:
+            return chunk, []
+        now = time.monotonic()
+        stale = [m for m in chunk if m.screened_at < now - PRESTART_STALE_S]
+        if not stale:
+            return chunk, []
+        seen = self._prestart(stale)
+        done = {id(m) for m, was_seen in zip(stale, seen, strict=True) if was_seen}
+        for message in stale:
             message.screened_at = now
-            if was_seen:
-                done.append(message)
-        if done:
-            dropped = set(map(id, done))
-            self._dispatcher.ready = deque(m for m in ready if id(m) not in dropped)
-            for message in done:
-                self._dispatcher.release(message)
-                self.results.append((message, Verdict.DUPLICATE))
-        return True
+        if not done:
+            return chunk, []
+        return ([m for m in chunk if id(m) not in done], [m for m in chunk if id(m) in done])
+
+    def _workers_for(self, ready: int) -> int:
+        """Workers worth waking for ``ready`` messages: one per chunk. Waking more only has
+        them fight over the lock and the GIL."""
+        return -(-ready // self.chunk_size())
+
+    def _found_done(self, done: list[Any]) -> None:
+        for message in done:
+            self._dispatcher.release(message)
+            self.results.append(([message], Verdict.DUPLICATE))
+        self.running -= len(done)
+
+    def _put_back(self, chunk: list[Any]) -> None:
+        """Redis did not answer the pre-start step: the chunk goes back, dispatch waits."""
+        for message in reversed(chunk):
+            self._dispatcher.requeue(message)
+        self.running -= len(chunk)
+        self._gate_until = time.monotonic() + PRESTART_RETRY_S
 
     def _fire_due(self, now: float) -> None:
         timers = self._timers
@@ -117,11 +133,11 @@ class Executor:
         """Carries out the decision on a failure; True when the message leaves its lane."""
         decision = self._policy.decide(message, error)
         if decision.verdict is Verdict.DEAD_LETTER:
-            self.results.append((message, Verdict.DEAD_LETTER))
+            self.results.append(([message], Verdict.DEAD_LETTER))
             return True
         if decision.verdict is Verdict.RETRY:
             message.attempt += 1
-            self.results.append((message, Verdict.RETRY))
+            self.results.append(([message], Verdict.RETRY))
         else:  # WAIT: a breaker is open; stop dispatching until its next probe, charge nothing
             self._gate_until = max(self._gate_until, time.monotonic() + decision.delay_s)
         due = time.monotonic() + decision.delay_s
@@ -164,7 +180,7 @@ class ThreadExecutor(Executor):
     def submit(self, messages: list[Any]) -> None:
         with self._cond:
             self._dispatcher.add(messages)
-            self._cond.notify(len(self._dispatcher.ready))
+            self._cond.notify(self._workers_for(len(self._dispatcher.ready)))
 
     def _worker(self) -> None:
         func, results, durations = self._func, self.results, self.durations
@@ -177,7 +193,18 @@ class ThreadExecutor(Executor):
                         return
                     self._cond.wait(self._next_wake_s())
                     chunk = self._chunk()
-            leaving = []
+            try:
+                chunk, done = self._stale(chunk)
+            except RedisUnavailable:
+                with self._cond:
+                    self._put_back(chunk)
+                continue
+            if done:
+                with self._cond:
+                    self._found_done(done)
+                if not chunk:
+                    continue
+            done, failed = [], []
             chunk_started = clock()
             for message in chunk:
                 started = clock()
@@ -186,18 +213,22 @@ class ThreadExecutor(Executor):
                 except BaseException as error:  # a handler's bug must not kill its worker
                     durations.append(clock() - started)
                     if self._failed(message, error):
-                        leaving.append(message)
+                        failed.append(message)
                     continue
                 durations.append(clock() - started)
-                results.append((message, Verdict.DONE))
-                leaving.append(message)
+                done.append(message)
             self._timed(len(chunk), clock() - chunk_started)
+            if done:
+                results.append((done, Verdict.DONE))
             with self._cond:
-                for message in leaving:
-                    self._dispatcher.release(message)
+                release = self._dispatcher.release
+                for message in done:
+                    release(message)
+                for message in failed:
+                    release(message)
                 self.running -= len(chunk)
                 if self._dispatcher.ready or self._timers:
-                    self._cond.notify(len(self._dispatcher.ready) or 1)
+                    self._cond.notify(self._workers_for(len(self._dispatcher.ready)) or 1)
 
     def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
         with self._cond:
@@ -293,6 +324,15 @@ class AsyncExecutor(Executor):
                 self._wake()
                 await waiter
                 continue
+            try:
+                chunk, done = self._stale(chunk)
+            except RedisUnavailable:
+                self._put_back(chunk)
+                continue
+            self._found_done(done)
+            if not chunk:
+                continue
+            done = []
             chunk_started = clock()
             for message in chunk:
                 started = clock()
@@ -305,8 +345,10 @@ class AsyncExecutor(Executor):
                     self._wake()
                     continue
                 durations.append(clock() - started)
-                results.append((message, Verdict.DONE))
+                done.append(message)
                 self._dispatcher.release(message)
+            if done:
+                results.append((done, Verdict.DONE))
             self._timed(len(chunk), clock() - chunk_started)
             self.running -= len(chunk)
             if self._dispatcher.ready:

@@ -1,8 +1,9 @@
 """What survives a crash, in Redis: per partition, the attempts charged to failing offsets (a
-hash) and the offsets handed to handlers and not yet settled (a set, written before they start).
-A process that dies leaves exactly its in-flight offsets in that set: the suspects of the crash.
-Writes happen per batch of starts and per batch of settlements; one pipeline per assignment
-reads a partition back, so no per-message read is ever needed.
+hash) and the batches of offsets handed to handlers and not yet all settled (a set of packed
+offset arrays, one member per batch, written before the batch starts). A process that dies
+leaves its in-flight batches in that set: the suspects of the crash. Writes happen per batch of
+starts and per settled batch; one pipeline per assignment reads a partition back, so no
+per-message read or write is ever needed.
 
 Keys are ``consumer:{<group>}:attempts:<topic>:<partition>`` and ``...:running:...``: the
 group's hash tag keeps them in the slot of its other keys on a Redis Cluster.
@@ -10,6 +11,7 @@ group's hash tag keeps them in the slot of its other keys on a Redis Cluster.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,6 +19,16 @@ from .constants import REDIS_ATTEMPTS_KIND, REDIS_PREFIX
 from .redis_breaker import RedisBreaker
 
 TTL_MS = 7 * 86_400_000   # a partition untouched for a week forgets its counts
+
+
+def pack_offsets(offsets: list[int]) -> bytes:
+    return array("q", offsets).tobytes()
+
+
+def unpack_offsets(member: bytes) -> list[int]:
+    packed = array("q")
+    packed.frombytes(member)
+    return packed.tolist()
 
 
 class AttemptLedger:
@@ -32,7 +44,7 @@ class AttemptLedger:
         return f"{self._prefix}running:{partition}"
 
     def load(self, partition: int) -> tuple[dict[int, int], set[int]]:
-        """(attempts by offset, offsets that were running) of a partition."""
+        """(attempts by offset, offsets of batches that were running) of a partition."""
         def run() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
             pipe.hgetall(self._counts(partition))
@@ -40,27 +52,30 @@ class AttemptLedger:
             return list(pipe.execute())
 
         counts, running = self.breaker.call(run)
-        return ({int(k): int(v) for k, v in counts.items()}, {int(o) for o in running})
+        offsets: set[int] = set()
+        for member in running:
+            offsets.update(unpack_offsets(member))
+        return {int(k): int(v) for k, v in counts.items()}, offsets
 
-    def starting(self, offsets: Mapping[int, Iterable[int]]) -> None:
-        """Records, before they start, the offsets about to be handed to handlers."""
+    def starting(self, batches: Mapping[int, bytes]) -> None:
+        """Records, before they start, batches about to be handed to handlers: partition ->
+        packed offsets (``pack_offsets``)."""
         def run() -> None:
             pipe = self._client.pipeline(transaction=False)
-            for partition, started in offsets.items():
-                pipe.sadd(self._running(partition), *started)
+            for partition, member in batches.items():
+                pipe.sadd(self._running(partition), member)
                 pipe.pexpire(self._running(partition), TTL_MS)
             pipe.execute()
 
         self.breaker.call(run)
 
-    def settled(self, offsets: Mapping[int, Iterable[int]],
+    def settled(self, batches: Mapping[int, Iterable[bytes]],
                 counted: Mapping[int, Iterable[int]]) -> None:
-        """Forgets settled offsets: ``offsets`` leave the running set, and those ``counted``
-        (they had attempts charged) their counts too."""
+        """Forgets settled batches, and the counts of settled offsets that had attempts."""
         def run() -> None:
             pipe = self._client.pipeline(transaction=False)
-            for partition, done in offsets.items():
-                pipe.srem(self._running(partition), *done)
+            for partition, members in batches.items():
+                pipe.srem(self._running(partition), *members)
             for partition, done in counted.items():
                 pipe.hdel(self._counts(partition), *[str(o) for o in done])
             pipe.execute()

@@ -13,27 +13,29 @@ class Message:
     raw key bytes, ``message_id`` the identity dedup and replay key on, ``attempt`` 1-based.
     """
 
-    __slots__ = ("_headers", "attempt", "failure", "key", "lane", "message_id", "offset",
-                 "partition", "raw", "schema_id", "screened_at", "topic", "tracker", "value")
+    __slots__ = ("_headers", "attempt", "batch", "failure", "key", "lane", "message_id",
+                 "offset", "partition", "raw", "schema_id", "screened_at", "topic", "tracker",
+                 "value")
 
     def __init__(self, raw: Any, topic: str, partition: int, offset: int, key: bytes | None,
-                 value: Any) -> None:
+                 lane: Any, tracker: Any) -> None:
         self.raw = raw
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.key = key
-        self.value = value
+        self.value: Any = None
         self.message_id = ""
         self.schema_id: int | None = None
         self.attempt = 1
         self._headers: dict[str, bytes] | None = None
         # Runtime bookkeeping, not for handlers: the ordering lane, the partition's offset
         # tracker, and the failure history (first failure time, last error) once one happened.
-        self.lane: Any = None
-        self.tracker: Any = None
+        self.lane = lane
+        self.tracker = tracker
         self.failure: Any = None
-        self.screened_at = 0.0   # when the pre-start step last saw it (executor clock)
+        self.screened_at = 0.0   # when the pre-start step last saw it (monotonic clock)
+        self.batch: Any = None   # its RunningBatch once on record as running (recovery)
 
     @property
     def headers(self) -> dict[str, bytes]:

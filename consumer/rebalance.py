@@ -99,7 +99,7 @@ class Rebalancer:
         work would not fit in half the time allowed: then only what is running finishes."""
         rt = self._rt
         queued: dict[int, list[int]] = {p: [] for p in trackers}
-        for message in rt.executor.queued():
+        for message in rt.queued():
             if message.partition in queued:
                 queued[message.partition].append(message.offset)
         limits = {}

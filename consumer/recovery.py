@@ -1,6 +1,6 @@
-"""Stage 4 (dispatch), crash-loop protection. Offsets are recorded in Redis as running before
-their handler starts (``AttemptLedger.starting``, batched by the executor's pre-start step) and
-removed once settled. A partition assigned with offsets still recorded as running was not let
+"""Stage 4 (dispatch), crash-loop protection. Batches of offsets are recorded in Redis as
+running before their handlers start (``starting``, from the feeder's pre-start step) and
+removed once all of them settled. A partition assigned with offsets still recorded as running was not let
 go cleanly: a process died with them in flight, perhaps because of one of them. Those suspects
 then run one at a time, each charged an attempt in Redis first, so a crash is blamed on the one
 message running; one whose attempts are spent is dead-lettered without running
@@ -18,9 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import CrashLoopError, RedisUnavailable
-from .ledger import AttemptLedger
+from .ledger import AttemptLedger, pack_offsets
 
 log = logging.getLogger(__name__)
+
+
+class RunningBatch:
+    """Offsets of one partition handed to handlers together; gone from Redis once all settle."""
+
+    __slots__ = ("left", "member", "partition")
+
+    def __init__(self, partition: int, member: bytes, left: int) -> None:
+        self.partition = partition
+        self.member = member
+        self.left = left
 
 
 class Recovery:
@@ -33,7 +44,7 @@ class Recovery:
         self._expected: dict[int, set[int]] = {}       # suspects not fetched yet
         self._suspects: deque[Any] = deque()
         self._held: list[Any] = []
-        self._settled: dict[int, list[int]] = {}       # to remove from the running set
+        self._settled: dict[int, list[bytes]] = {}     # batches to remove from Redis
         self._counted: dict[int, list[int]] = {}       # to remove from the counts
         self.current: Any = None
         self.redis_down = False
@@ -98,15 +109,34 @@ class Recovery:
         except RedisUnavailable as exc:
             log.debug("attempt of %r not recorded: %s", message, exc)
 
-    def settled(self, message: Any) -> list[Any]:
-        """A message is done or dead-lettered: what may run next."""
-        self._settled.setdefault(message.partition, []).append(message.offset)
-        if message.attempt > 1:
-            self._counted.setdefault(message.partition, []).append(message.offset)
-            counts = self._counts.get(message.partition)
-            if counts:
-                counts.pop(message.offset, None)
-        if message is not self.current:
+    def starting(self, messages: list[Any]) -> None:
+        """Puts messages about to be handed to handlers on record as running (one batch per
+        partition). Raises RedisUnavailable: then they must not start yet."""
+        by_partition: dict[int, list[Any]] = {}
+        for message in messages:
+            by_partition.setdefault(message.partition, []).append(message)
+        members = {p: pack_offsets([m.offset for m in batch])
+                   for p, batch in by_partition.items()}
+        self._ledger.starting(members)
+        for partition, batch in by_partition.items():
+            running = RunningBatch(partition, members[partition], len(batch))
+            for message in batch:
+                message.batch = running
+
+    def settled(self, messages: list[Any]) -> list[Any]:
+        """Messages are done or dead-lettered: what may run next."""
+        for message in messages:
+            running = message.batch
+            if running is not None:
+                running.left -= 1
+                if not running.left:
+                    self._settled.setdefault(running.partition, []).append(running.member)
+            if message.attempt > 1:
+                self._counted.setdefault(message.partition, []).append(message.offset)
+                counts = self._counts.get(message.partition)
+                if counts:
+                    counts.pop(message.offset, None)
+        if self.current is None or self.current not in messages:
             return []
         self.current = None
         # Forgotten before the next suspect runs: if that one kills the process, this one

@@ -22,6 +22,7 @@ from .backfill import Backfill
 from .completion import Completion
 from .config import Settings
 from .decode import Decoder
+from .feed import Feeder
 from .flow import Flow
 from .observe import Observer
 from .offsets import PartitionTracker
@@ -38,18 +39,19 @@ HELD_RETRY_S = 1.0     # how often records waiting for the registry are decoded 
 
 class Runtime:
     def __init__(self, settings: Settings, *, consumer: Consumer, decoder: Decoder,
-                 executor: Any, duplicates: Any, dead_letters: Any, policy: Any,
-                 recovery: Recovery | None, backfill: Backfill | None) -> None:
+                 executor: Any, feeder: Feeder, duplicates: Any, dead_letters: Any,
+                 policy: Any, recovery: Recovery | None, backfill: Backfill | None) -> None:
         self.settings = settings
         self.consumer = consumer
         self.decoder = decoder
         self.executor = executor
+        self.feeder = feeder
         self.duplicates = duplicates
         self.recovery = recovery
         self.backfill = backfill
         self.trackers: dict[int, PartitionTracker] = {}
         self.flow = Flow(consumer, settings.topic)
-        self.completion = Completion(consumer=consumer, executor=executor,
+        self.completion = Completion(consumer=consumer, executor=executor, feeder=feeder,
                                      duplicates=duplicates, dead_letters=dead_letters,
                                      policy=policy, recovery=recovery)
         self.rebalancer = Rebalancer(self)
@@ -70,13 +72,12 @@ class Runtime:
             if self.backfill is not None:
                 self._bound_backfill()
         if self.recovery is not None:
-            runnable = self.recovery.poll()
-            if runnable:
-                self.executor.submit(runnable)
+            self.feeder.add(self.recovery.poll())
             while self.recovery.crash_looped:
                 self.completion.reject(*self.recovery.crash_looped.pop())
         self._retry_held()
-        self.completion.settle()                                  # handler -> outcome
+        self.completion.found_done(self.feeder.feed())            # -> handler (executor)
+        self.completion.settle()                                  # outcome
         self.completion.store_offsets(self.trackers)              # commit (background)
         self._regulate()                                          # pause | resume
         self.observer.turn()
@@ -91,7 +92,15 @@ class Runtime:
         buffered = self.buffered
         room = self.settings.max_buffered - buffered
         count = min(self.settings.batch_size, room) if room > 0 else 1
-        return self.consumer.consume(count, BUSY_POLL_S if buffered else IDLE_POLL_S)
+        # consume(n, t) waits for n records or t: take what is there without waiting, and
+        # only when nothing is, wait for one record (then take whatever came with it).
+        batch: list[Any] = self.consumer.consume(count, 0)
+        if batch:
+            return batch
+        batch = self.consumer.consume(1, BUSY_POLL_S if buffered else IDLE_POLL_S)
+        if batch and count > 1:
+            batch += self.consumer.consume(count - 1, 0)
+        return batch
 
     def _admit(self, messages: list[Any]) -> None:
         if self.duplicates is not None:
@@ -131,7 +140,8 @@ class Runtime:
             flow.hold("buffer", buffered >= bound)
         flow.hold("dispatch held", self.executor.gated())
         flow.hold("registry", bool(self.decoder.held))
-        redis_down = (self.duplicates is not None and self.duplicates.redis_down) or \
+        redis_down = self.feeder.redis_down or \
+            (self.duplicates is not None and self.duplicates.redis_down) or \
             (self.recovery is not None and self.recovery.redis_down)
         flow.hold("redis", redis_down and self.settings.redis_down == "pause")
 
@@ -149,6 +159,10 @@ class Runtime:
             return partitions
         return self.backfill.start_offsets(consumer, partitions, committed)
 
+    def queued(self) -> list[Any]:
+        """Messages taken in and not handed to a handler yet."""
+        return self.executor.queued() + self.feeder.queued()
+
     def positions(self) -> dict[int, int | None]:
         """partition -> commit position, for the lag reporter's thread."""
         return {p: t.position for p, t in list(self.trackers.items())}
@@ -160,7 +174,7 @@ class Runtime:
         dropped = self.decoder.drop_held(keep)
         if self.duplicates is not None:
             dropped += self.duplicates.drop(keep)
-        first_copies = self.executor.drop(keep)
+        first_copies = self.executor.drop(keep) + self.feeder.drop(keep)
         if self.recovery is not None:
             first_copies += self.recovery.discard(keep)
         for message in dropped + first_copies:

@@ -4,7 +4,7 @@ next owner of a partition) reads back what the previous one wrote, and the keys 
 import pytest
 import redis
 
-from consumer.ledger import AttemptLedger
+from consumer.ledger import AttemptLedger, pack_offsets
 from consumer.redis_breaker import RedisBreaker
 from consumer.redis_conn import connect
 
@@ -14,16 +14,17 @@ pytestmark = pytest.mark.integration
 def test_counts_and_running_offsets_survive_a_restart(redis_url, unique):
     group = f"ledger-{unique}"
     crashed = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
-    crashed.starting({0: [100, 101], 1: [7]})
+    crashed.starting({0: pack_offsets([100]), 1: pack_offsets([7])})
+    crashed.starting({0: pack_offsets([101, 103])})
     assert crashed.charge(0, 101) == 1
     assert crashed.charge(0, 101) == 2
-    crashed.settled({0: [100]}, {})
+    crashed.settled({0: [pack_offsets([100])]}, {})
 
     restarted = AttemptLedger(connect(redis_url), group, "orders", RedisBreaker())
-    assert restarted.load(0) == ({101: 2}, {101})
+    assert restarted.load(0) == ({101: 2}, {101, 103})
     assert restarted.load(1) == ({}, {7})
     assert restarted.load(2) == ({}, set())
-    restarted.settled({0: [101]}, {0: [101]})
+    restarted.settled({0: [pack_offsets([101, 103])]}, {0: [101]})
     restarted.release(1)              # drained and committed: nothing in doubt
     assert restarted.load(0) == ({}, set()) and restarted.load(1) == ({}, set())
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from consumer.dedup import DedupSettings, DedupStore
-from consumer.ledger import AttemptLedger
+from consumer.ledger import AttemptLedger, pack_offsets
 from consumer.redis_breaker import RedisBreaker
 from consumer.redis_conn import connect
 from tests.support.redis_servers import redis_cluster
@@ -45,10 +45,11 @@ def test_dedup_and_attempts_on_a_three_node_cluster(tmp_path, unique):
 
         client = connect(url)
         ledger = AttemptLedger(client, settings.group, "orders", RedisBreaker())
-        ledger.starting({0: [40, 41], 5: [3]})
+        ledger.starting({0: pack_offsets([40]), 5: pack_offsets([3])})
+        ledger.starting({0: pack_offsets([41])})
         assert [ledger.charge(0, 40), ledger.charge(0, 40), ledger.charge(5, 3)] == [1, 2, 1]
         assert ledger.load(0) == ({40: 2}, {40, 41}) and ledger.load(5) == ({3: 1}, {3})
-        ledger.settled({0: [40]}, {0: [40]})
+        ledger.settled({0: [pack_offsets([40])]}, {0: [40]})
         ledger.release(5)
         assert ledger.load(0) == ({}, {41}) and ledger.load(5) == ({3: 1}, set())
         for store in (first, second, restarted):

@@ -1,27 +1,32 @@
 from types import SimpleNamespace
 
 from consumer.errors import CrashLoopError, RedisUnavailable
+from consumer.ledger import pack_offsets, unpack_offsets
 from consumer.recovery import Recovery
 
 
 class MemoryLedger:
     def __init__(self, counts=None, running=None):
         self.counts = counts or {}
-        self.running = running or {}
+        # partition -> set of packed batches
+        self.running = {p: {pack_offsets(sorted(o))} for p, o in (running or {}).items()}
         self.down = False
 
     def load(self, partition):
-        return dict(self.counts.get(partition, {})), set(self.running.get(partition, ()))
+        offsets = {o for member in self.running.get(partition, ()) for o in unpack_offsets(member)}
+        return dict(self.counts.get(partition, {})), offsets
 
-    def starting(self, offsets):
-        for partition, started in offsets.items():
-            self.running.setdefault(partition, set()).update(started)
-
-    def settled(self, offsets, counted):
+    def starting(self, batches):
         if self.down:
             raise RedisUnavailable("down")
-        for partition, done in offsets.items():
-            self.running.get(partition, set()).difference_update(done)
+        for partition, member in batches.items():
+            self.running.setdefault(partition, set()).add(member)
+
+    def settled(self, batches, counted):
+        if self.down:
+            raise RedisUnavailable("down")
+        for partition, members in batches.items():
+            self.running.get(partition, set()).difference_update(members)
         for partition, done in counted.items():
             for offset in done:
                 self.counts.get(partition, {}).pop(offset, None)
@@ -38,7 +43,8 @@ class MemoryLedger:
 
 
 def msgs(partition, offsets):
-    return [SimpleNamespace(partition=partition, offset=o, attempt=1, raw=None) for o in offsets]
+    return [SimpleNamespace(partition=partition, offset=o, attempt=1, raw=None, batch=None)
+            for o in offsets]
 
 
 def test_a_clean_partition_runs_everything_at_once():
@@ -55,10 +61,24 @@ def test_after_a_crash_only_what_was_in_flight_runs_one_at_a_time_then_the_rest(
     batch = msgs(0, range(10, 16))
     assert recovery.admit(batch) == [batch[1]]
     assert batch[1].attempt == 2        # the crash may have been its first attempt
-    assert recovery.settled(batch[1]) == [batch[3]]
-    assert recovery.settled(batch[3]) == [batch[0], batch[2], batch[4], batch[5]]
-    assert not recovery.active and ledger.running[0] == {4}
+    assert recovery.settled([batch[1]]) == [batch[3]]
+    assert recovery.settled([batch[3]]) == [batch[0], batch[2], batch[4], batch[5]]
+    assert not recovery.active
     assert ledger.counts[0] == {}, "settled suspects leave no count behind"
+
+
+def test_running_batches_are_on_record_until_every_message_of_them_settles():
+    ledger = MemoryLedger()
+    recovery = Recovery(ledger, max_attempts=3)
+    first, second = msgs(0, [5, 6]), msgs(1, [9])
+    recovery.starting(first + second)
+    assert ledger.load(0)[1] == {5, 6} and ledger.load(1)[1] == {9}
+    recovery.settled([first[0], second[0]])
+    recovery.poll()
+    assert ledger.load(0)[1] == {5, 6} and ledger.load(1)[1] == set()
+    recovery.settled([first[1]])
+    recovery.poll()
+    assert ledger.load(0)[1] == set()
 
 
 def test_a_suspect_whose_attempts_are_spent_is_dead_lettered_unrun():

@@ -1,0 +1,80 @@
+"""Stage 4 (dispatch): admitted messages wait here, on the poll thread, until the handlers are
+about to need them. Then the pre-start step looks at a whole batch at once (dedup's screen, the
+crash ledger: ``prestart``) and the batch goes to the executor. Keeping the executor's queue
+short keeps the time between that look and the handler call short (a copy finished by another
+member meanwhile would be handled again), and keeps Redis off the handlers' threads."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .errors import RedisUnavailable
+
+# The executor is topped up to about this many ready messages per handler call in flight,
+# within these bounds: enough to never starve it between two turns of the poll loop.
+READY_PER_SLOT = 2
+READY_MIN = 64
+READY_MAX = 2000
+PRESTART_RETRY_S = 1.0
+
+
+class Feeder:
+    def __init__(self, executor: Any, prestart: Callable[[list[Any]], list[bool]] | None,
+                 clock: Callable[[], float]) -> None:
+        self._executor = executor
+        self._prestart = prestart
+        self._clock = clock
+        self._staged: deque[Any] = deque()
+        self._retry_at = 0.0
+        self.redis_down = False
+
+    def add(self, messages: list[Any]) -> None:
+        if self._prestart is None:
+            self._executor.submit(messages)   # nothing to look at first: straight on
+        else:
+            self._staged.extend(messages)
+
+    def feed(self) -> list[Any]:
+        """Tops the executor up; returns the staged messages found already done elsewhere
+        (to complete as duplicates)."""
+        if not self._staged:
+            return []
+        now = self._clock()
+        if now < self._retry_at:
+            return []
+        target = min(READY_MAX, max(READY_MIN, READY_PER_SLOT * self._executor.concurrency
+                                    * self._executor.chunk_size()))
+        room = target - self._executor.ready_count()
+        if room <= 0:
+            return []
+        staged = self._staged
+        batch = [staged.popleft() for _ in range(min(room, len(staged)))]
+        try:
+            seen = self._prestart(batch)  # type: ignore[misc]
+        except RedisUnavailable:
+            self.redis_down = True
+            self._retry_at = now + PRESTART_RETRY_S
+            staged.extendleft(reversed(batch))
+            return []
+        self.redis_down = False
+        runnable: list[Any] = []
+        done: list[Any] = []
+        for message, was_seen in zip(batch, seen, strict=True):
+            message.screened_at = now
+            (done if was_seen else runnable).append(message)
+        if runnable:
+            self._executor.submit(runnable)
+        return done
+
+    def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
+        dropped = [m for m in self._staged if not keep(m)]
+        self._staged = deque(m for m in self._staged if keep(m))
+        return dropped
+
+    def queued(self) -> list[Any]:
+        return list(self._staged)
+
+    def __len__(self) -> int:
+        return len(self._staged)
