@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 
 from .config import add_arguments, load_settings
 from .logs import setup_logging
@@ -28,16 +27,4 @@ def _run(args: argparse.Namespace) -> int:
         from .supervisor import supervise
 
         return supervise(settings, args)
-    runtime = build_runtime(settings)
-    _tune_garbage_collector()
-    return runtime.run()
-
-
-def _tune_garbage_collector() -> None:
-    """Messages held in memory outlive the young generations, so with the defaults full
-    collections keep walking every module object loaded at start-up: measured on Avro orders
-    (bench/compare.py), collections took ~20% of the full pipeline. Start-up objects stay for
-    the life of the process: frozen, the collector leaves them alone; fewer young collections
-    keep fewer in-flight messages promoted."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    return build_runtime(settings).run()

@@ -27,6 +27,7 @@ class Observer:
         self._rt = runtime
         self.metrics = create_metrics(MetricsSettings(settings.topic, settings.group,
                                                       enabled=settings.metrics_port != 0))
+        runtime.completion.latency_sample = [] if self.metrics.enabled else None
         self.health = Health()
         self._server: MetricsServer | None = None
         self._port_file: str | None = None
@@ -68,10 +69,7 @@ class Observer:
     def publish(self) -> None:
         rt, metrics = self._rt, self.metrics
         completion = rt.completion
-        finished = completion.finished
-        count = len(finished)
         if not metrics.enabled:
-            del finished[:count]
             return
         for outcome, total in completion.counts.items():
             if outcome in OUTCOMES and total != self._published[outcome]:
@@ -86,19 +84,21 @@ class Observer:
         if taken:
             metrics.processing_seconds(durations[:taken])
             del durations[:taken]  # workers append concurrently: keep what came after
-        if count:
-            settled = finished[:count]
-            del finished[:count]
+        sample = completion.latency_sample
+        if sample:
+            completion.latency_sample = []
             now_ms = time.time() * 1000.0
-            metrics.end_to_end_seconds([(now_ms - m.raw.timestamp()[1]) / 1000.0
-                                        for m in settled])
-            if self._nullable:
-                records = [m.value for m in settled if isinstance(m.value, dict)]
-                metrics.null_fields(count_nulls(records, self._nullable), len(records))
+            metrics.end_to_end_seconds([(now_ms - ts) / 1000.0 for ts in sample])
         metrics.in_flight(rt.buffered)
         metrics.paused_partitions(rt.flow.paused_partitions)
         if rt.duplicates is not None:
             self._publish_dedup(rt.duplicates.counters)
+
+    def decoded(self, messages: list[Any]) -> None:
+        """Data quality, as records are taken in: how often each nullable field is null."""
+        if self._nullable and messages:
+            records = [m.value for m in messages if isinstance(m.value, dict)]
+            self.metrics.null_fields(count_nulls(records, self._nullable), len(records))
 
     def _publish_dedup(self, counters: dict[str, int]) -> None:
         for name, total in counters.items():
