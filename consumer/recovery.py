@@ -13,6 +13,7 @@ It also restores attempt counts of messages that failed under a previous owner.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from .errors import CrashLoopError, RedisUnavailable
 from .ledger import AttemptLedger, pack_offsets
 
 log = logging.getLogger(__name__)
+FORGET_EVERY_S = 0.25
 
 
 class RunningBatch:
@@ -36,8 +38,10 @@ class RunningBatch:
 
 class Recovery:
     def __init__(self, ledger: AttemptLedger, max_attempts: int,
-                 keep_going_without_redis: bool = False) -> None:
+                 keep_going_without_redis: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._ledger = ledger
+        self._clock = clock
         self._keep_going = keep_going_without_redis
         self._max_attempts = max_attempts
         self._counts: dict[int, dict[int, int]] = {}   # partition -> offset -> attempts
@@ -46,6 +50,7 @@ class Recovery:
         self._held: list[Any] = []
         self._settled: dict[int, list[bytes]] = {}     # batches to remove from Redis
         self._counted: dict[int, list[int]] = {}       # to remove from the counts
+        self._forget_at = 0.0
         self.current: Any = None
         self.redis_down = False
         # Messages whose attempts a crash loop spent: to dead-letter without running them.
@@ -141,19 +146,24 @@ class Recovery:
         self.current = None
         # Forgotten before the next suspect runs: if that one kills the process, this one
         # must not carry the charge into the next recovery.
-        self.poll()
+        self._forget()
         return self._next()
 
     def poll(self) -> list[Any]:
-        """Once per loop turn: forgets settled offsets in Redis, and hands out suspects that
-        waited for Redis."""
-        if self._settled or self._counted:
-            try:
-                self._ledger.settled(self._settled, self._counted)
-                self._settled, self._counted = {}, {}
-            except RedisUnavailable:
-                pass  # kept for the next turn; stale entries only cost a careful recovery
+        """Once per loop turn: forgets settled batches in Redis (every few tenths of a second
+        at most: an entry left a little longer only makes a recovery look at a batch that was
+        done), and hands out suspects that waited for Redis."""
+        if (self._settled or self._counted) and self._clock() >= self._forget_at:
+            self._forget()
         return self._next() if self.redis_down else []
+
+    def _forget(self) -> None:
+        self._forget_at = self._clock() + FORGET_EVERY_S
+        try:
+            self._ledger.settled(self._settled, self._counted)
+            self._settled, self._counted = {}, {}
+        except RedisUnavailable:
+            pass  # kept for the next time; stale entries only cost a careful recovery
 
     def _next(self) -> list[Any]:
         while self._suspects and self.current is None:

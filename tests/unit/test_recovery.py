@@ -68,8 +68,8 @@ def test_after_a_crash_only_what_was_in_flight_runs_one_at_a_time_then_the_rest(
 
 
 def test_running_batches_are_on_record_until_every_message_of_them_settles():
-    ledger = MemoryLedger()
-    recovery = Recovery(ledger, max_attempts=3)
+    ledger, now = MemoryLedger(), [0.0]
+    recovery = Recovery(ledger, max_attempts=3, clock=lambda: now[0])
     first, second = msgs(0, [5, 6]), msgs(1, [9])
     recovery.starting(first + second)
     assert ledger.load(0)[1] == {5, 6} and ledger.load(1)[1] == {9}
@@ -77,6 +77,9 @@ def test_running_batches_are_on_record_until_every_message_of_them_settles():
     recovery.poll()
     assert ledger.load(0)[1] == {5, 6} and ledger.load(1)[1] == set()
     recovery.settled([first[1]])
+    recovery.poll()
+    assert ledger.load(0)[1] == {5, 6}, "forgotten in batches, a few times a second"
+    now[0] += 1.0
     recovery.poll()
     assert ledger.load(0)[1] == set()
 
