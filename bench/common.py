@@ -76,6 +76,12 @@ COUNTER = Counter()
 def run_pipeline(args: Iterable[str], target: int, timeout_s: float = 300) -> float:
     """Runs ``consumer run ARGS`` in this process until ``target`` handler calls happened;
     returns messages per second from the first call to the last."""
+    return run_pipeline_runtime(args, target, timeout_s)[0]
+
+
+def run_pipeline_runtime(args: Iterable[str], target: int,
+                         timeout_s: float = 300) -> tuple[float, object]:
+    """``run_pipeline``, and the runtime it ran (for its counters)."""
     from consumer.app import build_runtime
 
     settings = load_settings(build_parser().parse_args(["run", *args]))
@@ -88,7 +94,7 @@ def run_pipeline(args: Iterable[str], target: int, timeout_s: float = 300) -> fl
     thread.join(60)
     if not reached:
         raise SystemExit(f"only {COUNTER.count} of {target} messages in {timeout_s}s")
-    return target / (COUNTER.last - COUNTER.first)
+    return target / (COUNTER.last - COUNTER.first), runtime
 
 
 def group_flags() -> list[str]:

@@ -37,8 +37,12 @@ def _orders(seed: int) -> Iterator[dict[str, object]]:
 
 
 class OrdersTopic:
-    def __init__(self, bootstrap: str, registry: str, topic: str, partitions: int) -> None:
+    def __init__(self, bootstrap: str, registry: str, topic: str, partitions: int,
+                 duplicate_every: int = 0) -> None:
+        """``duplicate_every`` N > 0: every Nth record re-sends the previous one's id (a
+        duplicate, as a retrying producer makes them; 100 gives 1%)."""
         self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.duplicate_every = duplicate_every
         schema_text = SCHEMA_FILE.read_text()
         with RegistryClient(registry) as client:
             schema_id = client.register(f"{topic}-value", schema_text).schema_id
@@ -93,12 +97,14 @@ class OrdersTopic:
                 time.sleep(max(0.0, started + n / rate_per_s - time.monotonic()))
             index = self._sent
             self._sent += 1
+            duplicate = self.duplicate_every and index and index % self.duplicate_every == 0
+            message_id = f"m-{index - 1 if duplicate else index}".encode()
             while True:
                 try:
                     producer.produce(self.topic, self._values[index % DISTINCT_VALUES],
                                      f"c-{index % 50_000}".encode(),
                                      partition=index % self.partitions,
-                                     headers=[("message-id", f"m-{index}".encode())],
+                                     headers=[("message-id", message_id)],
                                      on_delivery=delivered)
                     break
                 except BufferError:

@@ -36,6 +36,7 @@ class AttemptLedger:
         self._client = client
         self._prefix = f"{REDIS_PREFIX}:{{{group}}}:{REDIS_ATTEMPTS_KIND}:{topic}:"
         self.breaker = breaker
+        self.roundtrips = 0   # for consumer_redis_roundtrips_total
 
     def _counts(self, partition: int) -> str:
         return f"{self._prefix}{partition}"
@@ -51,6 +52,7 @@ class AttemptLedger:
             pipe.smembers(self._running(partition))
             return list(pipe.execute())
 
+        self.roundtrips += 1
         counts, running = self.breaker.call(run)
         offsets: set[int] = set()
         for member in running:
@@ -67,6 +69,7 @@ class AttemptLedger:
                 pipe.pexpire(self._running(partition), TTL_MS)
             pipe.execute()
 
+        self.roundtrips += 1
         self.breaker.call(run)
 
     def settled(self, batches: Mapping[int, Iterable[bytes]],
@@ -80,6 +83,7 @@ class AttemptLedger:
                 pipe.hdel(self._counts(partition), *[str(o) for o in done])
             pipe.execute()
 
+        self.roundtrips += 1
         self.breaker.call(run)
 
     def charge(self, partition: int, offset: int) -> int:
@@ -90,8 +94,10 @@ class AttemptLedger:
             pipe.pexpire(self._counts(partition), TTL_MS)
             return int(pipe.execute()[0])
 
+        self.roundtrips += 1
         return self.breaker.call(run)
 
     def release(self, partition: int) -> None:
         """The partition was let go cleanly (drained, committed): nothing is in doubt."""
+        self.roundtrips += 1
         self.breaker.call(lambda: self._client.delete(self._running(partition)))

@@ -91,8 +91,11 @@ class Observer:
             metrics.end_to_end_seconds([(now_ms - ts) / 1000.0 for ts in sample])
         metrics.in_flight(rt.buffered)
         metrics.paused_partitions(rt.flow.paused_partitions)
-        if rt.duplicates is not None:
-            self._publish_dedup(rt.duplicates.counters)
+        counters = dict(rt.duplicates.counters) if rt.duplicates is not None else {}
+        if rt.recovery is not None:
+            counters["redis_roundtrips"] = counters.get("redis_roundtrips", 0) + \
+                rt.recovery.roundtrips
+        self._publish_redis(counters)
 
     def decoded(self, messages: list[Any]) -> None:
         """Data quality, as records are taken in: how often each nullable field is null."""
@@ -100,7 +103,7 @@ class Observer:
             records = [m.value for m in messages if isinstance(m.value, dict)]
             self.metrics.null_fields(count_nulls(records, self._nullable), len(records))
 
-    def _publish_dedup(self, counters: dict[str, int]) -> None:
+    def _publish_redis(self, counters: dict[str, int]) -> None:
         for name, total in counters.items():
             delta = total - self._dedup.get(name, 0)
             if delta:

@@ -57,6 +57,10 @@ class Recovery:
         self.crash_looped: list[tuple[Any, CrashLoopError]] = []
 
     @property
+    def roundtrips(self) -> int:
+        return self._ledger.roundtrips
+
+    @property
     def active(self) -> bool:
         return bool(self._expected or self._suspects or self.current is not None)
 
