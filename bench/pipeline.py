@@ -12,8 +12,16 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import (COUNTER, create_topic, group_flags,  # type: ignore[attr-defined]
-                    run_pipeline_runtime, start_broker, start_redis, start_registry, unique)
+from common import (  # type: ignore[attr-defined]
+    COUNTER,
+    create_topic,
+    group_flags,
+    run_pipeline_runtime,
+    start_broker,
+    start_redis,
+    start_registry,
+    unique,
+)
 from orders_feed import OrdersTopic
 
 from consumer.services import free_port
