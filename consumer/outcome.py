@@ -5,12 +5,19 @@ the poll loop only carry the decision out."""
 from __future__ import annotations
 
 import enum
+import importlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .constants import CATEGORY_DATA, CATEGORY_HANDLER, CATEGORY_TRANSIENT
-from .errors import BreakerOpenError, CrashLoopError, PermanentError, TransientError
+from .errors import (
+    BreakerOpenError,
+    ConfigError,
+    CrashLoopError,
+    PermanentError,
+    TransientError,
+)
 from .retry import BackoffPolicy
 
 DEFAULT_TRANSIENT: tuple[type[BaseException], ...] = (TransientError, TimeoutError,
@@ -42,20 +49,39 @@ class Decision:
     delay_s: float = 0.0
 
 
+def resolve_exception(dotted: str) -> type:
+    """The exception class ``package.module.Class`` names; ConfigError when there is none."""
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"[errors] {dotted!r}: no such class ({exc})") from None
+    if not (isinstance(found, type) and issubclass(found, BaseException)):
+        raise ConfigError(f"[errors] {dotted!r} is not an exception class")
+    return found
+
+
 class OutcomePolicy:
     def __init__(self, *, max_attempts: int, backoff: BackoffPolicy,
                  error_classes: Mapping[str, str] | None = None) -> None:
         self._max_attempts = max_attempts
         self._backoff = backoff
-        self._error_classes = dict(error_classes or {})
+        # Dotted names resolve to their classes once, at start-up, so that a class exported
+        # from a package matches whatever module defines it; a bare name matches by name.
+        self._by_class: dict[type, str] = {}
+        self._by_name: dict[str, str] = {}
+        for name, category in (error_classes or {}).items():
+            if "." in name:
+                self._by_class[resolve_exception(name)] = category
+            else:
+                self._by_name[name] = category
 
     def category(self, error: BaseException) -> str:
         """transient, data or handler: the configured mapping first (most specific class
         wins), then the error tree."""
-        if self._error_classes:
+        if self._by_class or self._by_name:
             for cls in type(error).__mro__:
-                name = f"{cls.__module__}.{cls.__qualname__}"
-                category = self._error_classes.get(name) or self._error_classes.get(cls.__name__)
+                category = self._by_class.get(cls) or self._by_name.get(cls.__name__)
                 if category:
                     return category
         if isinstance(error, PermanentError) and not isinstance(error, CrashLoopError):
