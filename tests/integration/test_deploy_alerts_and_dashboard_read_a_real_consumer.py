@@ -5,7 +5,6 @@ bytes that are not JSON; ConsumerDeadLettersAppearing fires for its topic, and e
 of the Grafana dashboard runs, the key panels showing the numbers the run produced."""
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,13 @@ import yaml
 
 from consumer import services
 from tests.support.kafka import create_topic, produce, wait_for
+from tests.support.prometheus import by_label, running_prometheus
+from tests.support.prometheus import query as prometheus_query
 from tests.support.runner import run_consumer, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-PROMETHEUS = shutil.which("prometheus")
 MESSAGES = 300
 FAILING_IDS = ("m7", "m42", "m99")
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "10m", "$__interval": "1s"}
@@ -46,30 +46,14 @@ def metrics_port() -> int:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, metrics_port: int) -> Iterator[str]:
-    if PROMETHEUS is None:
-        pytest.skip("prometheus is not installed (Debian package prometheus)")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(yaml.safe_dump(prometheus_config(metrics_port)))
-    port = services.free_port()
-    proc = services.spawn([PROMETHEUS, f"--config.file={config}",
-                           f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                           f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        services.wait_until(lambda: httpx.get(f"{url}/-/ready").status_code == 200, 30,
-                            "prometheus", proc)
+    with running_prometheus(prometheus_config(metrics_port), tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def query(url: str, promql: str) -> list[dict[str, Any]]:
     for variable, value in GRAFANA_VARIABLES.items():
         promql = promql.replace(variable, value)
-    answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
-    assert answer["status"] == "success", f"{promql}: {answer}"
-    return answer["data"]["result"]
+    return prometheus_query(url, promql)
 
 
 def firing(url: str, alertname: str) -> list[dict[str, str]]:
@@ -92,10 +76,6 @@ def ready(metrics_port: int) -> bool:
         return False
 
 
-def values(result: list[dict[str, Any]], label: str) -> dict[str, float]:
-    return {row["metric"].get(label, ""): float(row["value"][1]) for row in result}
-
-
 def test_dead_letters_fire_the_alert_and_the_dashboard_shows_the_run(
         bootstrap, unique, tmp_path, metrics_port, prometheus):
     topic, group = f"deploy-{unique}", f"deploy-{unique}"
@@ -110,7 +90,7 @@ def test_dead_letters_fire_the_alert_and_the_dashboard_shows_the_run(
         # Produce only once Prometheus scrapes the joined member, so its counters rise
         # between scrapes (rate() and the percentiles need two samples).
         wait_for(lambda: ready(metrics_port), 60, "the consumer to join its group")
-        wait_for(lambda: values(query(prometheus, 'up{job="consumer"}'), "job") == {
+        wait_for(lambda: by_label(query(prometheus, 'up{job="consumer"}'), "job") == {
             "consumer": 1.0}, 30, "Prometheus to scrape the consumer")
         records = [(f"k{i % 10}".encode(), json.dumps({"n": i}).encode(),
                     {"message-id": f"m{i}".encode()}) for i in range(MESSAGES)]
@@ -124,24 +104,24 @@ def test_dead_letters_fire_the_alert_and_the_dashboard_shows_the_run(
 
         panels = dashboard_queries(topic, group)
         # The stat shows increase() over the range, which extrapolates: whole messages rounded.
-        wait_for(lambda: round(values(query(prometheus, panels["Dead letters (range)"][0]), "")
+        wait_for(lambda: round(by_label(query(prometheus, panels["Dead letters (range)"][0]), "")
                                .get("", 0)) == len(FAILING_IDS) + 1, 30,
                  "every dead letter to be scraped")
         for exprs in panels.values():
             for expr in exprs:
                 query(prometheus, expr)  # every panel's query runs
 
-        outcomes = values(query(prometheus, panels["Messages by outcome"][0]), "outcome")
+        outcomes = by_label(query(prometheus, panels["Messages by outcome"][0]), "outcome")
         assert outcomes["processed"] > 0 and outcomes["dead_lettered"] > 0
-        errors = values(query(prometheus, panels["Data errors by reason"][0]), "reason")
+        errors = by_label(query(prometheus, panels["Data errors by reason"][0]), "reason")
         assert errors["decode"] > 0
-        wait_for(lambda: values(query(prometheus, panels["Total lag"][0]), "") == {"": 0.0},
+        wait_for(lambda: by_label(query(prometheus, panels["Total lag"][0]), "") == {"": 0.0},
                  30, "the dashboard's total lag to reach 0")
-        partitions = values(query(prometheus, panels["Lag per partition (messages)"][0]),
+        partitions = by_label(query(prometheus, panels["Lag per partition (messages)"][0]),
                             "partition")
         assert set(partitions) == {"0", "1"}
         for title in ("Processing latency", "End-to-end latency"):
-            percentiles = [values(query(prometheus, expr), "topic")[topic]
+            percentiles = [by_label(query(prometheus, expr), "topic")[topic]
                            for expr in panels[title]]
             assert all(0 <= p < 60 for p in percentiles), (title, percentiles)
             assert percentiles == sorted(percentiles), f"{title}: p50 <= p95 <= p99"

@@ -5,13 +5,10 @@ commits made without running a consumer."""
 from __future__ import annotations
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
+from .kafka import create_topic
 
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
-        future.result(15)
+__all__ = ["commit", "create_topic", "produce_batched"]
 
 
 def produce_batched(bootstrap: str, topic: str,
