@@ -32,6 +32,7 @@ from .redis_conn import connect
 from .registry_client import RegistryClient
 from .retry import BackoffPolicy
 from .runtime import Runtime
+from .tracing import instrumented, tracer_from_env
 
 
 def value_decoder(settings: Settings) -> ValueDecoder:
@@ -79,7 +80,9 @@ def build_runtime(settings: Settings) -> Runtime:
         recovery = Recovery(ledger, settings.max_attempts, keep_going)
         prestart = Prestart(duplicates, recovery, keep_going)
     executor_class = AsyncExecutor if handler.is_async else ThreadExecutor
-    executor = executor_class(handler.func, Dispatcher(settings.ordering), policy,
+    tracer = tracer_from_env(settings.group)
+    executor = executor_class(instrumented(handler.func, handler.is_async, tracer),
+                              Dispatcher(settings.ordering), policy,
                               settings.concurrency, prestart)
     dead_letters = DeadLetters(bootstrap=settings.bootstrap, kafka=settings.kafka,
                                topic=settings.dlq_topic, source=settings.topic,
@@ -88,4 +91,4 @@ def build_runtime(settings: Settings) -> Runtime:
     feeder = Feeder(executor, prestart, time.monotonic)
     return Runtime(settings, consumer=consumer, decoder=decoder, executor=executor,
                    feeder=feeder, duplicates=duplicates, dead_letters=dead_letters, policy=policy,
-                   recovery=recovery, backfill=backfill)
+                   recovery=recovery, backfill=backfill, tracer=tracer)

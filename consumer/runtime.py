@@ -30,6 +30,7 @@ from .offsets import PartitionTracker
 from .outcome import Verdict
 from .rebalance import Rebalancer
 from .recovery import Recovery
+from .tracing import MessageTracer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ HELD_RETRY_S = 1.0     # how often records waiting for the registry are decoded 
 class Runtime:
     def __init__(self, settings: Settings, *, consumer: Consumer, decoder: Decoder,
                  executor: Any, feeder: Feeder, duplicates: Any, dead_letters: Any,
-                 policy: Any, recovery: Recovery | None, backfill: Backfill | None) -> None:
+                 policy: Any, recovery: Recovery | None, backfill: Backfill | None,
+                 tracer: MessageTracer | None = None) -> None:
         self.settings = settings
         self.consumer = consumer
         self.decoder = decoder
@@ -50,6 +52,7 @@ class Runtime:
         self.duplicates = duplicates
         self.recovery = recovery
         self.backfill = backfill
+        self._tracer = tracer
         self.trackers: dict[int, PartitionTracker] = {}
         self.flow = Flow(consumer, settings.topic)
         self.completion = Completion(consumer=consumer, executor=executor, feeder=feeder,
@@ -207,6 +210,8 @@ class Runtime:
             self.executor.stop(1.0)
             self.consumer.close()
             self.observer.close()
+            if self._tracer is not None:
+                self._tracer.close()   # spans still queued for export go out
         log.info("stopped: %s", dict(self.completion.counts))
         return 0
 

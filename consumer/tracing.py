@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -27,6 +28,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .errors import ConfigError
+from .logs import bind_message
 
 ENV_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 DEFAULT_SERVICE_NAME = "consumer"
@@ -93,6 +95,31 @@ class MessageTracer:
         """Flushes the spans still queued for export."""
         if self._provider is not None:
             self._provider.shutdown()
+
+
+def instrumented(func: Callable[[Any], Any], is_async: bool,
+                 tracer: MessageTracer) -> Callable[[Any], Any]:
+    """The handler, called inside its message's span with the message bound to log lines;
+    the handler itself when tracing is off (nothing added on the hot path)."""
+    if not tracer.enabled:
+        return func
+
+    def span(message: Any) -> AbstractContextManager[Span | None]:
+        return tracer.span(message.topic, message.partition, message.offset,
+                           message.message_id, message.raw.headers())
+
+    if is_async:
+        async def call_async(message: Any) -> Any:
+            with span(message), bind_message(message.topic, message.partition, message.offset,
+                                             message.message_id):
+                return await func(message)
+        return call_async
+
+    def call(message: Any) -> Any:
+        with span(message), bind_message(message.topic, message.partition, message.offset,
+                                         message.message_id):
+            return func(message)
+    return call
 
 
 def trace_carrier(headers: Headers | None) -> dict[str, str]:

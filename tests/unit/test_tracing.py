@@ -189,3 +189,49 @@ def test_otlp_without_its_package_says_what_to_install(monkeypatch):
     with pytest.raises(ConfigError, match="opentelemetry-exporter-otlp-proto-grpc"):
         tracer_from_env("g", environ={"OTEL_TRACES_EXPORTER": "otlp",
                                       "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+class FakeRaw:
+    def headers(self):
+        return [("traceparent", TRACEPARENT)]
+
+
+def fake_message():
+    from types import SimpleNamespace
+    return SimpleNamespace(topic="orders", partition=1, offset=5, message_id="o-1",
+                           raw=FakeRaw())
+
+
+def test_instrumented_handlers_run_inside_the_message_span_with_the_message_in_log_lines(
+        exported, caplog):
+    import logging
+
+    from consumer.logs import context_fields
+    provider, exporter = exported
+    tracer = MessageTracer(provider, "g")
+    seen = {}
+
+    def handler(msg):
+        record = logging.makeLogRecord({"msg": "inside"})
+        seen.update(context_fields(record))
+        with provider.get_tracer("handler").start_as_current_span("charge"):
+            pass
+
+    tracing.instrumented(handler, False, tracer)(fake_message())
+    spans = spans_by_name(exporter)
+    assert spans["charge"].parent.span_id == spans["process orders"].context.span_id
+    assert spans["process orders"].context.trace_id == TRACE_ID
+    assert seen["message_id"] == "o-1" and seen["trace_id"] == format(TRACE_ID, "032x")
+
+
+def test_instrumented_async_handlers_too_and_off_means_the_handler_itself(exported):
+    provider, exporter = exported
+
+    async def handler(msg):
+        with provider.get_tracer("handler").start_as_current_span("charge"):
+            await asyncio.sleep(0)
+
+    asyncio.run(tracing.instrumented(handler, True, MessageTracer(provider, "g"))(fake_message()))
+    spans = spans_by_name(exporter)
+    assert spans["charge"].parent.span_id == spans["process orders"].context.span_id
+    assert tracing.instrumented(handler, True, MessageTracer(None, "g")) is handler
