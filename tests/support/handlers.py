@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 
 from consumer import Message, TransientError, breaker
@@ -82,21 +83,31 @@ def guarded(msg: Message) -> None:
 
 _sink = UpsertSink("effects", ["partition", "record_offset"])
 _db: ThreadLocalSqlite | None = None
+_db_lock = threading.Lock()
+
+
+def _sink_db() -> ThreadLocalSqlite:
+    # Published only once its table exists: the first calls run on several threads at once,
+    # and one that wrote before the table was there would fail and be retried.
+    global _db
+    with _db_lock:
+        if _db is None:
+            db = ThreadLocalSqlite(os.environ["SINK_DB"])
+            db.execute("CREATE TABLE IF NOT EXISTS effects (message_id TEXT PRIMARY KEY, "
+                       "partition INTEGER, record_offset INTEGER)")
+            _db = db
+        return _db
 
 
 def upsert(msg: Message) -> None:
     """A plain side effect (the record lines) and an idempotent one (a row per message id)."""
-    global _db
-    if _db is None:
-        _db = ThreadLocalSqlite(os.environ["SINK_DB"])
-        _db.execute("CREATE TABLE IF NOT EXISTS effects (message_id TEXT PRIMARY KEY, "
-                    "partition INTEGER, record_offset INTEGER)")
+    db = _sink_db()
     _write(_line("start", msg))
     _check_failures(msg)
     delay = _delay()
     if delay:
         time.sleep(delay)
-    _sink.write(_db.connection(), msg, {"partition": msg.partition, "record_offset": msg.offset})
+    _sink.write(db.connection(), msg, {"partition": msg.partition, "record_offset": msg.offset})
     _write(_line("done", msg))
 
 
