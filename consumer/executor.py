@@ -292,7 +292,15 @@ class AsyncExecutor(Executor):
         self._wake()
 
     def _wake(self) -> None:
-        count = len(self._dispatcher.ready) or (1 if self._timers else 0)
+        # Only for work that can start now: a worker woken for a gated dispatch or a retry
+        # not yet due finds nothing, parks, and wakes itself again, a spin that never yields
+        # to the loop. The timer below wakes workers once the gate or the retry is due.
+        now = time.monotonic()
+        if now < self._gate_until:
+            count = 0
+        else:
+            retry_due = bool(self._timers) and self._timers[0][0] <= now
+            count = len(self._dispatcher.ready) or (1 if retry_due else 0)
         while self._idle and count > 0:
             waiter = self._idle.popleft()
             if not waiter.done():
