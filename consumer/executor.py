@@ -212,7 +212,9 @@ class ThreadExecutor(Executor):
                     func(message)
                 except BaseException as error:  # a handler's bug must not kill its worker
                     durations.append(clock() - started)
-                    if self._failed(message, error):
+                    with self._cond:   # drop() rebuilds the timer heap under this lock
+                        leaves_lane = self._failed(message, error)
+                    if leaves_lane:
                         failed.append(message)
                     continue
                 durations.append(clock() - started)
