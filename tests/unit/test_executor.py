@@ -118,14 +118,14 @@ def cpu_s(threads: list[threading.Thread]) -> float:
 class FixedBackoff:
     """A backoff without jitter, so a test knows how long a retry waits."""
 
-    def __init__(self, delay_s: float) -> None:
-        self._delay_s = delay_s
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
 
     def next_delay_s(self, attempt: int, elapsed_s: float) -> float:
-        return self._delay_s
+        return self.seconds
 
     def delay_s(self, attempt: int) -> float:
-        return self._delay_s
+        return self.seconds
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -352,3 +352,33 @@ def test_workers_idle_while_dispatch_is_gated_or_a_retry_is_not_due(kind, failur
     run.finished(2)
     waited_s, burnt_s = time.monotonic() - started, cpu_s(threads) - cpu_before
     assert burnt_s < waited_s / 3, f"{burnt_s:.2f}s of CPU in {waited_s:.2f}s of waiting"
+
+
+
+def test_a_retry_decided_while_a_drop_runs_is_neither_lost_nor_doubled(runs):
+    release = threading.Event()
+    backoff = FixedBackoff(30.0)
+
+    def body(message: Any) -> None:
+        if message.message_id == "b-1":
+            release.wait(WAIT_S)
+        raise TransientError("down")
+
+    run = runs("thread", handler("thread", body), backoff=backoff)
+    run.executor.submit([msg("a", 0)])
+    run.wait_until(lambda: run.settled(Verdict.RETRY) == ["a-0"])   # waits 30 s to retry
+    backoff.seconds = 10.0                                     # b-1 will be due before it
+    run.executor.submit([msg("b", 1)])
+    run.wait_until(lambda: run.executor.running == 1)          # b-1 is in its handler
+    looked_at: list[str] = []
+
+    def keep(message: Any) -> bool:
+        looked_at.append(message.message_id)
+        if len(looked_at) == 2:     # b-1 fails while the drop goes over the waiting retries
+            release.set()
+            time.sleep(0.05)
+        return True
+
+    assert run.executor.drop(keep) == []
+    run.wait_until(lambda: run.executor.running == 0)
+    assert sorted(m.message_id for m in run.executor.queued()) == ["a-0", "b-1"]
