@@ -71,3 +71,21 @@ def test_any_release_order_runs_each_lane_in_offset_order(keys, rnd):
     for key in set(keys):
         offsets = [m.offset for m in started if m.key == key]
         assert offsets == sorted(offsets)
+
+
+def test_a_retry_that_is_due_goes_first_and_queued_lists_everything_not_handed_out():
+    d = Dispatcher("key")
+    msgs = _messages([1, 2, 1, 3])
+    d.add(msgs)
+    retrying = d.take(1)[0]              # offset 0 fails: it keeps lane 1 while it waits
+    assert sorted(m.offset for m in d.queued()) == [1, 2, 3]
+    d.requeue(retrying)
+    assert d.take(1) == [retrying]
+    assert len(d) == 3
+
+
+def test_unordered_drop_keeps_only_what_keep_accepts():
+    d = Dispatcher("unordered")
+    d.add(_messages([1, 1], partition=0) + _messages([1], partition=1))
+    assert [m.partition for m in d.drop(lambda m: m.partition == 1)] == [0, 0]
+    assert [m.partition for m in d.take(10)] == [1]

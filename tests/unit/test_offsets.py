@@ -60,3 +60,15 @@ def test_highest_started_ignores_queued_messages():
     assert tracker.highest_started({7, 8}) == 6
     assert tracker.highest_started({5, 6, 7, 8}) == -1
     assert tracker.oldest_pending().offset == 5
+
+
+def test_outstanding_counts_what_is_neither_done_nor_abandoned():
+    tracker = PartitionTracker("t", 0)
+    _track(tracker, [0, 1, 2, 3, 4])
+    tracker.complete(2)
+    tracker.abandon(3)
+    assert tracker.outstanding() == 3          # 0, 1 and 4 may still settle here
+    tracker.complete(0)
+    tracker.complete(1)
+    assert (tracker.position, tracker.outstanding()) == (3, 1)
+    assert tracker.oldest_pending().offset == 3, "an abandoned offset is never committed"

@@ -76,3 +76,14 @@ def test_an_unknown_configured_class_is_a_config_error():
         policy(error_classes={"nowhere.Missing": "transient"})
     with pytest.raises(ConfigError, match="not an exception"):
         policy(error_classes={"json.dumps": "transient"})
+
+
+def test_transient_failures_are_dead_lettered_once_the_retry_time_limit_is_spent():
+    p = OutcomePolicy(max_attempts=3, backoff=BackoffPolicy(initial_backoff_ms=100,
+                                                            max_backoff_ms=1000,
+                                                            max_elapsed_s=60))
+    m = msg()
+    assert p.decide(m, TimeoutError()).verdict is Verdict.RETRY
+    m.failure.first_failure_s -= 61       # the first failure was over a minute ago
+    decision = p.decide(m, TimeoutError())
+    assert decision.verdict is Verdict.DEAD_LETTER and m.failure.category == "transient"

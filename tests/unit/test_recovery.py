@@ -119,3 +119,31 @@ def test_redis_down_while_charging_holds_the_suspect_until_it_answers():
     assert recovery.admit(batch) == [] and recovery.redis_down
     ledger.down = False
     assert recovery.poll() == [batch[0]]
+
+
+def test_only_a_clean_release_forgets_what_was_running():
+    ledger = MemoryLedger()
+    recovery = Recovery(ledger, max_attempts=3)
+    recovery.starting(msgs(0, [5]) + msgs(1, [9]))
+    recovery.released(0, clean=False)      # lost: the next owner must look at offset 5
+    recovery.released(1, clean=True)
+    assert ledger.load(0)[1] == {5} and ledger.load(1)[1] == set()
+
+
+def test_keep_going_without_redis_runs_a_suspect_uncharged():
+    ledger = MemoryLedger(running={0: {1}})
+    recovery = Recovery(ledger, max_attempts=3, keep_going_without_redis=True)
+    recovery.assigned(0, committed=0)
+    ledger.down = True
+    batch = msgs(0, [1, 2])
+    assert recovery.admit(batch) == [batch[0]] and recovery.redis_down
+    assert batch[0].attempt == 1
+
+
+def test_discard_drops_waiting_suspects_and_held_messages_of_a_revoked_partition():
+    recovery = Recovery(MemoryLedger(running={0: {1, 2}}), max_attempts=3)
+    recovery.assigned(0, committed=0)
+    batch = msgs(0, [1, 2, 3])
+    assert recovery.admit(batch) == [batch[0]]
+    dropped = recovery.discard(lambda m: m.partition != 0)
+    assert [m.offset for m in dropped] == [2, 3]
