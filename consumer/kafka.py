@@ -51,9 +51,11 @@ def producer_config(bootstrap: str, overrides: Mapping[str, str]) -> dict[str, A
         "logger": log,
     }
     # Consumer-only keys in a shared [kafka] table would make the producer warn: keep the
-    # connection and security ones.
+    # connection and security ones, and the record size limit (a topic that takes records
+    # above librdkafka's 1 MB default needs it, or their dead letters are refused).
     config.update({k: v for k, v in overrides.items()
-                   if k.startswith(("security.", "sasl.", "ssl.", "client.dns", "socket."))})
+                   if k.startswith(("security.", "sasl.", "ssl.", "client.dns", "socket."))
+                   or k == "message.max.bytes"})
     return config
 
 
