@@ -16,6 +16,10 @@ from .message import Message
 
 log = logging.getLogger(__name__)
 
+# Message ids that are not UTF-8 read with their odd bytes escaped (\xff), not replaced by
+# U+FFFD: two such ids must stay two, or dedup drops the second as a copy of the first.
+ID_ERRORS = "backslashreplace"
+
 # (value bytes) -> (decoded value, schema id or None)
 ValueDecoder = Callable[[bytes], tuple[Any, int | None]]
 
@@ -83,7 +87,7 @@ class Decoder:
             if headers:
                 for name, header_value in headers:
                     if name == wanted and header_value:
-                        message.message_id = header_value.decode("utf-8", "replace")
+                        message.message_id = header_value.decode("utf-8", ID_ERRORS)
                         break
             if not message.message_id:
                 message.message_id = self._fallback_identity(message)
@@ -123,7 +127,7 @@ class Decoder:
     def _identity(self, message: Message) -> str:
         for name, header_value in message.raw.headers() or ():
             if name == self._id_header and header_value:
-                return str(header_value.decode("utf-8", "replace"))
+                return str(header_value.decode("utf-8", ID_ERRORS))
         return self._fallback_identity(message)
 
     def _fallback_identity(self, message: Message) -> str:
