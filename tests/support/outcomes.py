@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
 from consumer.dlq import DeadLetterRecord, parse_dead_letter
 
 from .dlq import read_topic
@@ -20,13 +22,14 @@ from .streams import CRASH_LOOP, HANDLER_BUG, Sent
 
 class Progress:
     """Reads a handler record file (tests/support/runner.py's format) as it grows, without
-    reading it all again each time: distinct ids done, and handler calls."""
+    reading it all again each time: distinct ids done, records done, and handler calls."""
 
     def __init__(self, record_file: Path) -> None:
         self._path = record_file
         self._offset = 0
         self._partial = b""
         self.done_ids: set[str] = set()
+        self.done_positions: set[tuple[int, int]] = set()
         self.calls = 0
 
     def refresh(self) -> int:
@@ -40,9 +43,10 @@ class Progress:
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()
         for line in lines:
-            kind, _, _, message_id, _ = line.split(b" ", 4)
+            kind, partition, offset, message_id, _ = line.split(b" ", 4)
             if kind == b"done":
                 self.done_ids.add(message_id.decode())
+                self.done_positions.add((int(partition), int(offset)))
             else:
                 self.calls += 1
         return len(self.done_ids)
@@ -52,6 +56,29 @@ def sink_rows(sink_db: Path) -> list[tuple[str, int, int]]:
     """(message id, partition, offset) of every row tests/support/handlers.py:upsert wrote."""
     with sqlite3.connect(sink_db) as db:
         return list(db.execute("SELECT message_id, partition, record_offset FROM effects"))
+
+
+class LetterWatch:
+    """Reads a dead-letter topic as it fills, from its beginning: letters by the original
+    (partition, offset) they stand for."""
+
+    def __init__(self, bootstrap: str, dlq_topic: str, partitions: int) -> None:
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "letter-watch",
+                                   "enable.auto.commit": False})
+        self._consumer.assign([TopicPartition(dlq_topic, p, OFFSET_BEGINNING)
+                               for p in range(partitions)])
+        self.by_origin: dict[tuple[int, int], list[DeadLetterRecord]] = {}
+
+    def refresh(self) -> dict[tuple[int, int], list[DeadLetterRecord]]:
+        for raw in self._consumer.consume(1000, 0.05):
+            if raw.error() is None:
+                letter = parse_dead_letter(raw)
+                origin = (letter.original_partition or 0, letter.original_offset or 0)
+                self.by_origin.setdefault(origin, []).append(letter)
+        return self.by_origin
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def dead_letters(bootstrap: str, dlq_topic: str, partitions: int, expect: int,

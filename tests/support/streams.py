@@ -150,14 +150,19 @@ class PlannedProducer:
         with self._lock:
             return list(self._sent)
 
-    def finish(self, timeout_s: float = 120) -> list[Sent]:
-        """Waits for every acknowledgement, then lets the client go (it would keep calling a
-        broker the test stops later)."""
+    def flush(self, timeout_s: float = 120) -> list[Sent]:
+        """Waits for every acknowledgement; returns everything sent, in delivery order."""
         left = self._producer.flush(timeout_s)
         assert left == 0, f"{left} records left undelivered after {timeout_s}s"
-        del self._producer
         assert not self._failures, self._failures[:3]
         return self.sent_so_far()
+
+    def finish(self, timeout_s: float = 120) -> list[Sent]:
+        """``flush``, then lets the client go (it would keep calling a broker the test stops
+        later)."""
+        sent = self.flush(timeout_s)
+        del self._producer
+        return sent
 
 
 def ends_of(sent: Iterable[Sent]) -> dict[int, int]:
