@@ -22,15 +22,18 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Writes a module of handlers under a fresh name and returns that name; sys.path and
     sys.modules are put back afterwards."""
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    written: list[str] = []
 
     def write(source: str) -> str:
         name = f"team_handlers_{next(_names)}"
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
         importlib.invalidate_caches()
+        written.append(name)
         return name
 
-    return write
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
 
 
 def test_a_sync_function_loads_as_sync(package):
@@ -76,11 +79,13 @@ def test_a_dotted_attribute_reaches_into_the_module(package):
 
 def test_a_module_in_the_working_directory_imports_like_python_dash_m(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
     (tmp_path / "cwd_handlers_mod.py").write_text("def handle(msg):\n    return 1\n")
     importlib.invalidate_caches()
     monkeypatch.chdir(tmp_path)
-    assert load_handler("cwd_handlers_mod:handle").func(None) == 1
+    try:
+        assert load_handler("cwd_handlers_mod:handle").func(None) == 1
+    finally:
+        sys.modules.pop("cwd_handlers_mod", None)
 
 
 @pytest.mark.parametrize("path", ["app.handlers", "app.handlers:", ":handle", ""])
