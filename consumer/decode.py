@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,46 @@ log = logging.getLogger(__name__)
 # Message ids that are not UTF-8 read with their odd bytes escaped (\xff), not replaced by
 # U+FFFD: two such ids must stay two, or dedup drops the second as a copy of the first.
 ID_ERRORS = "backslashreplace"
+
+# Headers are read through calls made from C (map, methodcaller), never ``raw.headers()``:
+# when a header name is not UTF-8, confluent-kafka returns a list holding a NULL with an
+# exception pending. A call made from C raises that exception; the interpreter's specialised
+# call in a hot loop does not, and reading the list then kills the process (SIGSEGV).
+read_headers = operator.methodcaller("headers")
+UNREADABLE = object()
+
+
+def headers_of(raws: list[Any]) -> list[Any]:
+    """Each record's headers, in order; ``UNREADABLE`` for a record whose headers cannot be
+    read (never ask it again: the client would hand back the broken list). The records come
+    from one client, so they share one class: its method is called for each, from C."""
+    if not raws:
+        return []
+    found: list[Any] = []
+    reader = map(type(raws[0]).headers, raws)
+    while True:
+        try:
+            found.extend(reader)   # keeps what it took before an exception; map goes on after
+            return found
+        except (SystemError, UnicodeDecodeError):
+            found.append(UNREADABLE)
+
+
+class HeaderlessRecord:
+    """Stands in for a record whose headers cannot be read: the rest of it, and no headers
+    (asking the client for them again would hand back the broken list)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def headers(self) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
 
 # (value bytes) -> (decoded value, schema id or None)
 ValueDecoder = Callable[[bytes], tuple[Any, int | None]]
@@ -60,7 +101,7 @@ class Decoder:
         bad: list[tuple[Message, DataError]] = []
         topic, lane, held, outside = self._topic, self._lane, self.held, self._outside
         decode_value, wanted = self._value_decoder, self._id_header
-        for raw in raws:
+        for raw, headers in zip(raws, headers_of(raws), strict=True):
             if raw.error() is not None:
                 self._broker_event(raw)
                 continue
@@ -75,6 +116,9 @@ class Decoder:
             if outside is not None and outside(raw):
                 self.outside.append(message)
                 continue
+            if headers is UNREADABLE:
+                self._headers_unreadable(message, bad)
+                continue
             if held and partition in held:
                 held[partition].append(message)
                 continue
@@ -83,7 +127,6 @@ class Decoder:
             except (DataError, RegistryUnavailable) as error:
                 self._failed(message, error, bad)
                 continue
-            headers = raw.headers()
             if headers:
                 for name, header_value in headers:
                     if name == wanted and header_value:
@@ -99,6 +142,12 @@ class Decoder:
             self.ends_reached.append(raw.partition())
         else:
             log.warning("broker error while consuming %s: %s", self._topic, raw.error())
+
+    def _headers_unreadable(self, message: Message,
+                            bad: list[tuple[Message, DataError]]) -> None:
+        message.raw = HeaderlessRecord(message.raw)
+        self._failed(message, DecodeError("its headers cannot be read: a header name is not "
+                                          "UTF-8"), bad)
 
     def _failed(self, message: Message, error: BaseException,
                 bad: list[tuple[Message, DataError]]) -> None:
@@ -125,7 +174,7 @@ class Decoder:
         return True
 
     def _identity(self, message: Message) -> str:
-        for name, header_value in message.raw.headers() or ():
+        for name, header_value in read_headers(message.raw) or ():
             if name == self._id_header and header_value:
                 return str(header_value.decode("utf-8", ID_ERRORS))
         return self._fallback_identity(message)

@@ -256,3 +256,38 @@ def test_json_decoder_decodes_utf8_json_and_refuses_the_rest():
 
 def test_bytes_decoder_hands_the_bytes_over_untouched():
     assert bytes_decoder(b"\x00\x01raw") == (b"\x00\x01raw", None)
+
+
+def test_ids_that_are_not_utf8_stay_distinct():
+    raws = [Raw(0, 0, headers=[("message-id", b"\xffsame")]),
+            Raw(0, 1, headers=[("message-id", b"\xfesame")])]
+    good, _ = decoder().decode(raws, trackers(0))
+    assert len({m.message_id for m in good}) == 2
+
+
+class ClientRecord(Raw):
+    """confluent-kafka when a header name is not UTF-8 (``odd``): the first call raises, and
+    any later call hands back a list holding NULL (which kills the process when read)."""
+
+    def __init__(self, partition: int, offset: int, odd: bool = False) -> None:
+        super().__init__(partition, offset)
+        self.odd, self.asked = odd, 0
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        self.asked += 1
+        if not self.odd:
+            return None
+        if self.asked > 1:
+            raise AssertionError("headers asked for again")
+        raise SystemError("<method 'headers'> returned a result with an exception set")
+
+
+def test_a_record_whose_headers_cannot_be_read_is_bad_data_without_headers():
+    odd = ClientRecord(0, 1, odd=True)
+    good, bad = decoder().decode([ClientRecord(0, 0), odd, ClientRecord(0, 2)], trackers(0))
+    assert offsets(good) == [(0, 0), (0, 2)]
+    [(message, error)] = bad
+    assert isinstance(error, DecodeError) and "header name" in str(error)
+    assert message.raw.headers() is None and message.raw.offset() == 1
+    assert message.message_id == f"{TOPIC}/0/1"
+    assert odd.asked == 1
