@@ -34,15 +34,24 @@ from tests.support.hostile import (
     colliding_ids,
     create_big_record_topic,
     records,
+    unreadable_header_name,
 )
 from tests.support.kafka import committed, create_topic, wait_for
 from tests.support.members import probe
 from tests.support.orders import order_v2, schema
 from tests.support.outcomes import LetterWatch, Progress, sink_rows, verify
 from tests.support.own_services import restartable_registry
+from tests.support.raw_produce import produce_raw
 from tests.support.runner import events, run_consumer, stop
 from tests.support.scale import report, sized
-from tests.support.streams import Planned, PlannedProducer, Sent, ends_of, produce_planned
+from tests.support.streams import (
+    Planned,
+    PlannedProducer,
+    Sent,
+    data_error,
+    ends_of,
+    produce_planned,
+)
 
 EXAMPLES = sized(25, 300)
 PARTITIONS = 3
@@ -128,6 +137,13 @@ def test_hostile_input(bootstrap, redis_url, unique, tmp_path):
             collided = sender.flush()[len(fixed):]
             outcomes.settle(collided, timeout_s=20)
 
+            odd_name = unreadable_header_name(orders)
+            raw_key, raw_value, _ = odd_name
+            [offset] = produce_raw(bootstrap, topic, 0, [odd_name])
+            odd = [Sent(Planned(raw_key, raw_value, [], None, data_error("DecodeError"),
+                                "header name not UTF-8"), topic, 0, offset)]
+            outcomes.settle(odd, timeout_s=20)
+
             numbers = itertools.count()
             examples: list[int] = []
 
@@ -147,7 +163,7 @@ def test_hostile_input(bootstrap, redis_url, unique, tmp_path):
                 examples.append(len(batch))
 
             any_records()
-            sent = sender.finish()
+            sent = sender.finish() + odd
             ends = ends_of(sent)
             wait_for(lambda: committed(bootstrap, group, topic, ends) == ends, 60,
                      f"offsets committed to the end (seed {seed})")
@@ -174,7 +190,7 @@ def test_hostile_input(bootstrap, redis_url, unique, tmp_path):
                              if (e.partition, e.offset) not in collided_positions],
                      rows=[r for r in rows if (r[1], r[2]) not in collided_positions],
                      letters=letters, max_attempts=MAX_ATTEMPTS, killed=False)
-    for record_sent in fixed:
+    for record_sent in fixed + odd:
         if record_sent.planned.bad is not None:
             letter = outcomes.letters.by_origin[record_sent.position][0]
             kept = [h for h in record_sent.planned.headers if not h[0].startswith("dlq.")]
@@ -184,6 +200,7 @@ def test_hostile_input(bootstrap, redis_url, unique, tmp_path):
     report("hostile input", {
         "seed": seed,
         "records": f"{outcome.records} ({len(fixed)} catalogue, {len(collided)} non-UTF-8 ids, "
+                   f"{len(odd)} non-UTF-8 header name, "
                    f"{sum(examples)} in {len(examples)} hypothesis examples: {kinds})",
         "handled": f"{outcome.good_ids + 2} ids, each once",
         "dead letters": f"{outcome.dead_letters}, one per bad record, all category data",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from .avro_records import OrderEncoders, garbage
 from .orders import order_v2
+from .raw_produce import RawRecord
 from .streams import Bad, Planned, data_error
 
 BIG_BYTES = 5 * 1024 * 1024
@@ -100,6 +101,13 @@ def colliding_ids(orders: OrderEncoders) -> list[Planned]:
     value = orders.v2.encode(order_v2(4))
     return [Planned(b"k", value, [("message-id", raw)], None, None, "non-UTF-8 message id")
             for raw in (b"\xffsame-tail", b"\xfesame-tail")]
+
+
+def unreadable_header_name(orders: OrderEncoders) -> RawRecord:
+    """A valid order whose header name is not UTF-8 (for raw_produce.py): the consumer cannot
+    read its headers (its message id among them), so it is bad data, not a reason to crash."""
+    return (b"k", orders.v2.encode(order_v2(5)),
+            [(b"\xff\xfetrace", b"1"), (b"message-id", b"odd-name")])
 
 
 # -- hypothesis ------------------------------------------------------------------------------
