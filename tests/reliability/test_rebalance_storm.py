@@ -74,6 +74,7 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
             else:
                 leaving = members.pop(rnd.randrange(len(members)))
                 leave_codes.append(stop(leaving))
+        assert leave_codes and joins > 2, "the storm had no join or no leave"
         sent = load.finish(60)
         ends = ends_of(sent)
         wait_for(lambda: committed(bootstrap, group, topic, ends) == ends or
