@@ -69,6 +69,10 @@ def test_broker_frozen_then_resumed(redis_url, unique, tmp_path):
             done_while_frozen = progress.refresh() - frozen_at
             broker.thaw()
             thawed = time.monotonic()
+            wait_for(lambda: progress.refresh() > frozen_at + done_while_frozen or
+                     proc.poll() is not None, 90, "handling to resume after the thaw",
+                     interval_s=0.05)
+            resumed_s = time.monotonic() - thawed
             sent = load.finish(FREEZE_S + 120)
             ends = ends_of(sent)
             wait_for(lambda: committed(broker.bootstrap, group, topic, ends) == ends or
@@ -100,7 +104,8 @@ def test_broker_frozen_then_resumed(redis_url, unique, tmp_path):
         "ids done while frozen (from memory)": done_while_frozen,
         "/healthz while frozen": f"{liveness.count(200)} of {len(liveness)} probes 200",
         "assignments / times partitions were lost": f"{log.count('assigned ')} / {lost}",
-        "thaw -> all committed": f"{recovered_s:.1f} s",
+        "thaw -> handling again": f"{resumed_s:.1f} s",
+        "thaw -> all committed": f"{recovered_s:.1f} s (the live load goes on meanwhile)",
         "repeated handler calls (good ids)": outcome.repeated_calls,
         "handler calls of poison ids": f"{outcome.poison_calls} ({MAX_ATTEMPTS} per copy "
                                        "unless read again after a lost partition)",
