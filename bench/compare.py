@@ -8,7 +8,9 @@ Each contender runs in its own process tree (so its RSS is its own) and its own 
 at offsets leaving it a backlog of the topic's last records: msgs/s is measured on that backlog,
 from the first record its handler sees to the last. Then a live load of records at a fixed
 rate is produced while it runs: p50/p99 end-to-end latency is now minus the record's timestamp
-when the handler sees it. Peak RSS is sampled over the contender's whole tree.
+when the handler sees it. Peak RSS is sampled over the contender's whole tree, and the cores
+in use while the backlog is read (CPU seconds over wall seconds, from /proc) are counted for the
+contender's tree, the broker and Redis: on a small machine they share the cores.
 
     .venv/bin/python bench/compare.py [--messages N] [--rounds R] [--only NAME ...]
 
@@ -19,6 +21,7 @@ The peers need their own virtualenv (Quix Streams pins confluent-kafka below our
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +57,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     peak_rss_mb: float
+    cores: dict[str, float]   # what was in use while the backlog was read: contender, broker, redis
 
 
 class RssSampler:
@@ -100,6 +105,43 @@ def _descendants(root: int) -> list[int]:
     return tree
 
 
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / TICKS_PER_S
+
+
+class CoreMeter:
+    """Cores in use by each named group of processes between ``start`` and ``stop``."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self._groups = groups
+        self._at: tuple[float, dict[str, float]] | None = None
+        self.cores: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        return {name: cpu_seconds(pids()) for name, pids in self._groups.items()}
+
+    def start(self) -> None:
+        self._at = (time.monotonic(), self._read())
+
+    def stop(self) -> None:
+        if self._at is None:
+            return
+        began, before = self._at
+        wall = max(time.monotonic() - began, 1e-9)
+        self.cores = {name: (used - before[name]) / wall for name, used in self._read().items()}
+
+
 def command(name: str, o: argparse.Namespace, s: dict[str, str], group: str) -> list[str]:
     if name.startswith("consumer-run"):
         return [sys.executable, "-m", "consumer", "run", "--topic", s["topic"], "--group", group,
@@ -115,7 +157,8 @@ def command(name: str, o: argparse.Namespace, s: dict[str, str], group: str) -> 
             *(["--fetch-wait-ms", str(o.fetch_wait_ms)] if o.fetch_wait_ms else [])]
 
 
-def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTopic) -> Result:
+def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTopic,
+            services_pids: dict[str, int]) -> Result:
     backlog = o.faststream_backlog if name.startswith("faststream") else o.messages
     group = unique(name)
     feed.start_group_at_backlog(group, backlog)
@@ -124,8 +167,15 @@ def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTop
         proc = subprocess.Popen(command(name, o, s, group), cwd=REPO, stdout=log,
                                 stderr=subprocess.STDOUT, env={**os.environ, ENV_DIR: probe_dir})
     rss = RssSampler(proc.pid)
+    groups: dict[str, Callable[[], list[int]]] = {"contender": lambda: _descendants(proc.pid)}
+    for service, pid in services_pids.items():
+        groups[service] = functools.partial(list, (pid,))
+    meter = CoreMeter(groups)
     try:
+        _wait(proc, probe_dir, "backlog", 1, o.timeout_s, name)
+        meter.start()
         _wait(proc, probe_dir, "backlog", backlog, o.timeout_s, name)
+        meter.stop()
         states = read_states(probe_dir)
         elapsed = max(st["last_s"] for st in states) - min(st["first_s"] for st in states
                                                           if st["first_s"])
@@ -143,7 +193,7 @@ def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTop
     if not latencies:
         raise SystemExit(f"{name}: no latencies written (see its log in {s['workdir']})")
     return Result(backlog, backlog / elapsed, _percentile(latencies, 50),
-                  _percentile(latencies, 99), peak / 2**20)
+                  _percentile(latencies, 99), peak / 2**20, meter.cores)
 
 
 def _wait(proc: subprocess.Popen[bytes], probe_dir: str, field: str, target: int,
@@ -190,15 +240,17 @@ def main() -> None:
         create_topic(s["bootstrap"], s["topic"], o.partitions)
         feed = OrdersTopic(s["bootstrap"], s["registry"], s["topic"], o.partitions)
         feed.fill(o.messages)
+        services_pids = {"broker": started[0][1].pid, "redis": started[2][1].pid}  # type: ignore[attr-defined]
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
         results: dict[str, list[Result]] = {name: [] for name in o.only}
         for round_no in range(o.rounds):  # contenders take turns, so load hits them alike
             for name in o.only:
-                result = measure(name, o, s, feed)
+                result = measure(name, o, s, feed, services_pids)
                 results[name].append(result)
                 print(f"round {round_no + 1}: {LABELS[name]:<28} {result.rate:>9,.0f} msg/s  "
                       f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  "
-                      f"RSS {result.peak_rss_mb:5.0f} MB", flush=True)
+                      f"RSS {result.peak_rss_mb:5.0f} MB  cores {_cores(result.cores)}",
+                      flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         print_table({name: _median(rs) for name, rs in results.items()}, o)
     finally:
@@ -222,12 +274,13 @@ def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
           f"{o.live_seconds}s; fetch wait {o.fetch_wait_ms or 'library default'} ms; "
           f"median of {o.rounds} round(s)\n")
     ceiling = results.get("raw-avro")
-    print("| contender | msgs/s | x decoding raw loop | p50 latency | p99 latency | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| contender | msgs/s | x decoding raw loop | p50 latency | p99 latency | peak RSS "
+          "| cores: contender / broker / redis |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
         ratio = f"{r.rate / ceiling.rate:.2f}" if ceiling else "-"
         print(f"| {LABELS[name]} | {r.rate:,.0f} | {ratio} | {r.p50_ms:.1f} ms "
-              f"| {r.p99_ms:.1f} ms | {r.peak_rss_mb:.0f} MB |")
+              f"| {r.p99_ms:.1f} ms | {r.peak_rss_mb:.0f} MB | {_cores(r.cores)} |")
     print()
     for what, numerator, denominator, target in TARGETS:
         if numerator in results and denominator in results:
@@ -236,11 +289,17 @@ def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
             print(f"{what:<40} {ratio:7.2f}   target >= {target:g}: {verdict}")
 
 
+def _cores(cores: dict[str, float]) -> str:
+    return " / ".join(f"{cores.get(k, 0.0):.2f}" for k in ("contender", "broker", "redis"))
+
+
 def _median(results: list[Result]) -> Result:
     return Result(results[0].backlog, statistics.median(r.rate for r in results),
                   statistics.median(r.p50_ms for r in results),
                   statistics.median(r.p99_ms for r in results),
-                  statistics.median(r.peak_rss_mb for r in results))
+                  statistics.median(r.peak_rss_mb for r in results),
+                  {k: statistics.median(r.cores.get(k, 0.0) for r in results)
+                   for k in results[0].cores})
 
 
 if __name__ == "__main__":
