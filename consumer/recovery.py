@@ -64,6 +64,11 @@ class Recovery:
     def active(self) -> bool:
         return bool(self._expected or self._suspects or self.current is not None)
 
+    @property
+    def awaited(self) -> frozenset[int]:
+        """Partitions with suspects not fetched yet: everything else waits for them."""
+        return frozenset(self._expected)
+
     def assigned(self, partition: int, committed: int | None) -> None:
         counts, running = self._ledger.load(partition)
         if counts:

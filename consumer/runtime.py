@@ -140,6 +140,8 @@ class Runtime:
     def _regulate(self) -> None:
         buffered, bound = self.buffered, self.settings.max_buffered
         flow = self.flow
+        if self.recovery is not None:
+            flow.await_partitions(self.recovery.awaited)
         if "buffer" in flow.reasons:
             flow.hold("buffer", buffered > bound // 2)
         else:

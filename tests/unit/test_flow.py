@@ -95,3 +95,28 @@ def test_a_refused_pause_is_tried_again_on_the_next_change():
     flow.hold("redis", True)
     assert consumer.calls == [("pause", [("orders", 0), ("orders", 1)])]
     assert flow.paused_partitions == 2
+
+
+def test_the_buffer_bound_spares_awaited_partitions_and_other_reasons_do_not():
+    flow, consumer = flow_with(0, 1, 2)
+    flow.await_partitions(frozenset({1}))
+    flow.hold("buffer", True)
+    assert consumer.calls == [("pause", [("orders", 0), ("orders", 2)])]
+    flow.hold("redis", True)
+    assert consumer.calls[-1] == ("pause", [("orders", 1)])
+    flow.hold("redis", False)
+    assert consumer.calls[-1] == ("resume", [("orders", 1)])
+    flow.await_partitions(frozenset())      # its awaited records came: the bound holds it too
+    assert consumer.calls[-1] == ("pause", [("orders", 1)])
+    flow.hold("buffer", False)
+    assert consumer.calls[-1] == ("resume", [("orders", 0), ("orders", 1), ("orders", 2)])
+    assert not flow.paused and flow.paused_partitions == 0
+
+
+def test_a_partition_awaited_while_paused_by_the_buffer_is_resumed():
+    flow, consumer = flow_with(0, 1)
+    flow.hold("buffer", True)
+    flow.await_partitions(frozenset({0}))
+    assert consumer.calls == [("pause", [("orders", 0), ("orders", 1)]),
+                              ("resume", [("orders", 0)])]
+    assert flow.paused_partitions == 1

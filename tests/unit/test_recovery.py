@@ -147,3 +147,18 @@ def test_discard_drops_waiting_suspects_and_held_messages_of_a_revoked_partition
     assert recovery.admit(batch) == [batch[0]]
     dropped = recovery.discard(lambda m: m.partition != 0)
     assert [m.offset for m in dropped] == [2, 3]
+
+
+def test_partitions_with_suspects_not_fetched_yet_are_awaited_until_fetched():
+    recovery = Recovery(MemoryLedger(running={0: {500}, 1: {7}}), max_attempts=3)
+    recovery.assigned(0, committed=10)
+    recovery.assigned(1, committed=0)
+    recovery.assigned(2, committed=0)
+    assert recovery.awaited == {0, 1}
+    assert recovery.admit(msgs(2, range(5))) == []      # held behind the suspects
+    recovery.fetched_past(0, 499)
+    assert recovery.awaited == {0, 1}
+    recovery.admit(msgs(1, [7]))
+    assert recovery.awaited == {0}
+    recovery.fetched_past(0, 500)
+    assert recovery.awaited == frozenset()
