@@ -7,10 +7,15 @@ killed) with one effect in the idempotent sink, and every poison record dead-let
 Leaves are one at a time: with Tansu, two members leaving at the same moment can leave the
 next joiner unassigned for a long time.
 
-SHORT: a 25 s storm. LONG (``RELIABILITY=long``): a 5-minute storm.
+SHORT: a 25 s storm. LONG (``RELIABILITY=long``): a 5-minute storm, on Apache Kafka
+(``KAFKA_BOOTSTRAP``). On the embedded Tansu 0.6.0 it cannot pass: within minutes a group leader
+leaves during a rebalance, Tansu keeps naming the departed member as leader, and no member is
+ever assigned anything again. tools/tansu_group_wedge.py shows it with plain confluent-kafka
+members, without any of our code.
 """
 
 import itertools
+import os
 import random
 import time
 from pathlib import Path
@@ -20,7 +25,7 @@ import pytest
 from tests.support.kafka import committed, create_topic, wait_for
 from tests.support.outcomes import Progress, dead_letters, sink_rows, verify
 from tests.support.runner import events, run_consumer, stop
-from tests.support.scale import report, sized
+from tests.support.scale import LONG, report, sized
 from tests.support.streams import LiveLoad, PlannedProducer, ends_of, json_stream, poison_ids
 
 STORM_S = sized(25, 300)
@@ -32,7 +37,10 @@ PARTITIONS = 6
 MAX_ATTEMPTS = 3
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability,
-              pytest.mark.timeout(sized(180, 1000))]
+              pytest.mark.timeout(sized(180, 1000)),
+              pytest.mark.xfail(LONG and not os.environ.get("KAFKA_BOOTSTRAP"), run=False,
+                                reason="Tansu 0.6.0 wedges a group whose leader leaves during a "
+                                       "rebalance (tools/tansu_group_wedge.py)")]
 
 
 def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
