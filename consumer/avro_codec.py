@@ -35,22 +35,38 @@ class _Plan:
     """Why this writer cannot be read as the reader schema, when it cannot."""
 
 
+def underlying(schema: Any) -> Any:
+    """The schema without its logical types: each value read as its underlying Avro type."""
+    if isinstance(schema, dict):
+        return {k: underlying(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [underlying(item) for item in schema]
+    return schema
+
+
 class AvroDecoder:
     """``decode(value) -> (record, schema_id)``. With ``reader_schema``, records written with
     another schema are resolved to it (schema evolution); a writer schema that cannot be
-    resolved to it is a ``ValidationError`` for each of its records, with the reasons."""
+    resolved to it is a ``ValidationError`` for each of its records, with the reasons.
+
+    A valid value that a logical type cannot hold in Python (a timestamp-millis after year
+    9999: Java reads it, ``datetime`` ends there) is given in its underlying type, the int, as
+    the Avro spec has readers do with logical types they cannot apply; only that record's
+    values of logical types are read that way."""
 
     def __init__(self, registry: RegistryClient, reader_schema: Any = None) -> None:
         self._registry = registry
         self._reader_tree: AvroSchema | None = None
         self._reader_parsed: Any = None
         self._reader_canonical: str | None = None
+        self._reader_definition = reader_schema
         if reader_schema is not None:
             parsed = parse_schema_json(reader_schema)  # InvalidSchemaError: bad configuration
             self._reader_tree = parsed.root
             self._reader_canonical = parsed.canonical
             self._reader_parsed = fastavro.parse_schema(reader_schema)
         self._plans: dict[int, _Plan] = {}
+        self._underlying_plans: dict[int, _Plan] = {}
 
     def decode(self, value: bytes) -> tuple[Any, int]:
         if value is None or len(value) <= WIRE_HEADER_BYTES:
@@ -73,6 +89,9 @@ class AvroDecoder:
         except SchemaResolutionError as exc:
             raise ValidationError(f"schema {schema_id} record does not resolve to the reader "
                                   f"schema: {exc}") from None
+        except (OverflowError, ValueError):  # perhaps a logical type out of Python's range
+            stream.seek(WIRE_HEADER_BYTES)
+            record = self._read_underlying(stream, schema_id, plan)
         except Exception as exc:  # corrupt bytes fail in many ways inside fastavro
             raise DecodeError(f"bytes do not decode with schema {schema_id}: "
                               f"{type(exc).__name__}: {exc}") from None
@@ -84,6 +103,20 @@ class AvroDecoder:
             raise DecodeError(f"{len(value) - end} bytes left over after the record "
                               f"(schema {schema_id}): not what the schema wrote")
         return record, schema_id
+
+    def _read_underlying(self, stream: io.BytesIO, schema_id: int, plan: _Plan) -> Any:
+        underlying_plan = self._underlying_plans.get(schema_id)
+        if underlying_plan is None:
+            writer = fastavro.parse_schema(underlying(self._registry.schema(schema_id).definition))
+            reader = None if plan.reader is None else \
+                fastavro.parse_schema(underlying(self._reader_definition))
+            underlying_plan = self._underlying_plans[schema_id] = _Plan(writer, reader)
+        try:
+            return fastavro.schemaless_reader(stream, underlying_plan.writer,
+                                              underlying_plan.reader)
+        except Exception as exc:
+            raise DecodeError(f"bytes do not decode with schema {schema_id}: "
+                              f"{type(exc).__name__}: {exc}") from None
 
     def _plan(self, schema_id: int) -> _Plan:
         writer = self._registry.schema(schema_id)  # UnknownSchemaError, RegistryUnavailable

@@ -161,3 +161,22 @@ def test_encoder_writes_the_wire_format_the_decoder_reads(registry):
 def test_encoder_names_the_field_that_does_not_fit():
     with pytest.raises(ValidationError, match="amount_cents"):
         AvroEncoder(2, V2).encode({**ORDER_V2, "amount_cents": "lots"})
+
+
+@pytest.mark.parametrize("reader", [None, V1], ids=["writer schema", "v1 reader"])
+def test_a_timestamp_past_year_9999_is_read_as_its_underlying_long(registry, reader):
+    # 10000-01-01T00:00:00Z: valid Avro that Python's datetime cannot hold.
+    late = dict(ORDER_V2, created_at=253_402_300_800_000)
+    record, schema_id = AvroDecoder(registry, reader).decode(frame(2, V2, late))
+    assert schema_id == 2 and record["created_at"] == 253_402_300_800_000
+    assert record["order_id"] == "o-1" and record["items"][0]["quantity"] == 2
+    # Only that record: the next one has its datetime again.
+    ordinary, _ = AvroDecoder(registry, reader).decode(frame(2, V2, ORDER_V2))
+    assert ordinary["created_at"].year == 2025
+
+
+def test_corrupt_bytes_stay_a_decode_error_when_read_as_underlying_types_too(registry):
+    value = frame(2, V2, ORDER_V2)
+    bad_utf8 = value[:6] + b"\xff\xfe\xfd" + value[9:]     # inside order_id, a string
+    with pytest.raises(DecodeError, match="do not decode with schema 2"):
+        AvroDecoder(registry).decode(bad_utf8)
