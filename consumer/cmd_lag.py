@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -158,22 +160,31 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _watch(view: GroupLag, args: argparse.Namespace) -> int:
-    lags = view.read()
+    """Reads again every ``--interval`` until Ctrl-C (or SIGTERM). The signal only sets a flag:
+    raised as KeyboardInterrupt inside a librdkafka call it can leave that call's client
+    half-way, and closing it then may hang."""
+    interrupted = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: interrupted.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
+        lags = view.read()
         if args.json:
-            while True:
+            while not interrupted.is_set():
                 sys.stdout.write(json.dumps(_as_json(view.group, lags)) + "\n")
                 sys.stdout.flush()
-                time.sleep(args.interval)
+                if interrupted.wait(args.interval):
+                    break
                 lags = view.read()
+            return _verdict(lags, args.max_lag)
         with Live(_table(view.group, lags, args.max_lag), console=console,
                   auto_refresh=False) as live:
-            while True:
-                time.sleep(args.interval)
+            while not interrupted.wait(args.interval):
                 lags = view.read()
                 live.update(_table(view.group, lags, args.max_lag), refresh=True)
-    except KeyboardInterrupt:
         return _verdict(lags, args.max_lag)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _verdict(lags: list[PartitionLag], max_lag: int | None) -> int:
