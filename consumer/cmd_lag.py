@@ -169,13 +169,12 @@ def _watch(view: GroupLag, args: argparse.Namespace) -> int:
     try:
         lags = view.read()
         if args.json:
-            while not interrupted.is_set():
+            while True:
                 sys.stdout.write(json.dumps(_as_json(view.group, lags)) + "\n")
                 sys.stdout.flush()
                 if interrupted.wait(args.interval):
-                    break
+                    return _verdict(lags, args.max_lag)
                 lags = view.read()
-            return _verdict(lags, args.max_lag)
         with Live(_table(view.group, lags, args.max_lag), console=console,
                   auto_refresh=False) as live:
             while not interrupted.wait(args.interval):

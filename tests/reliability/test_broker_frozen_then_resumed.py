@@ -22,7 +22,7 @@ import pytest
 from consumer.services import free_port
 from tests.support.kafka import committed, create_topic, wait_for
 from tests.support.members import probe
-from tests.support.outcomes import Progress, dead_letters, sink_rows, verify
+from tests.support.outcomes import Progress, letters_of, sink_rows, verify
 from tests.support.own_services import freezable_broker
 from tests.support.runner import events, run_consumer, stop
 from tests.support.scale import report, sized
@@ -86,8 +86,7 @@ def test_broker_frozen_then_resumed(redis_url, unique, tmp_path):
             load.abort()
             code = stop(proc)
         assert code == 0, f"the consumer exited with {code}"
-        bad = sum(s.planned.bad is not None for s in sent)
-        letters = dead_letters(broker.bootstrap, f"{topic}.dlq", PARTITIONS, bad)
+        letters = letters_of(broker.bootstrap, topic, PARTITIONS, sent)
     assert set(liveness) == {200}, f"/healthz answered {sorted(set(liveness))} during the freeze"
     log = (tmp_path / "consumer.log").read_text()
     lost = log.count("lost ")

@@ -21,7 +21,7 @@ from consumer.services import free_port
 from tests.support.kafka import committed, create_topic, wait_for
 from tests.support.members import probe
 from tests.support.metrics import sample, scrape
-from tests.support.outcomes import Progress, dead_letters, sink_rows, verify
+from tests.support.outcomes import Progress, letters_of, sink_rows, verify
 from tests.support.redis_servers import RedisServer
 from tests.support.runner import events, run_consumer, stop
 from tests.support.scale import report, sized
@@ -95,9 +95,8 @@ def test_redis_restarted_mid_run(bootstrap, unique, tmp_path):
     assert calls_while_down == 0, f"{calls_while_down} handler calls went ahead without dedup"
     assert paused >= 1, "consumption was not paused while Redis was down"
     assert set(liveness) == {200}, f"/healthz answered {sorted(set(liveness))} while Redis was down"
-    bad = sum(s.planned.bad is not None for s in sent)
     outcome = verify(sent, group=group, events=events(record), rows=sink_rows(sink),
-                     letters=dead_letters(bootstrap, f"{topic}.dlq", PARTITIONS, bad),
+                     letters=letters_of(bootstrap, topic, PARTITIONS, sent),
                      max_attempts=MAX_ATTEMPTS, killed=False)
     report("Redis restarted mid-run", {
         "seed": seed,

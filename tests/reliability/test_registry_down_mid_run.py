@@ -20,7 +20,7 @@ from tests.support.avro_records import OrderEncoders
 from tests.support.kafka import committed, create_topic, wait_for
 from tests.support.members import probe
 from tests.support.metrics import sample, scrape
-from tests.support.outcomes import Progress, dead_letters, sink_rows, verify
+from tests.support.outcomes import Progress, dead_letters, letters_of, sink_rows, verify
 from tests.support.own_services import restartable_registry
 from tests.support.runner import events, run_consumer, stop
 from tests.support.scale import report, sized
@@ -110,9 +110,8 @@ def test_registry_down_mid_run(bootstrap, redis_url, unique, tmp_path):
     assert not waiting_lettered, f"dead-lettered while the registry was down: {waiting_lettered}"
     assert paused >= 1, "no partition waited for the registry"
     assert set(liveness) == {200}, f"/healthz answered {sorted(set(liveness))} during the outage"
-    bad = sum(s.planned.bad is not None for s in sent)
     outcome = verify(sent, group=group, events=events(record), rows=sink_rows(sink),
-                     letters=dead_letters(bootstrap, f"{topic}.dlq", PARTITIONS, bad),
+                     letters=letters_of(bootstrap, topic, PARTITIONS, sent),
                      max_attempts=MAX_ATTEMPTS, killed=False)
     report("registry down mid-run", {
         "seed": seed,

@@ -87,6 +87,13 @@ def dead_letters(bootstrap: str, dlq_topic: str, partitions: int, expect: int,
                                                      timeout_s=timeout_s, quiet_s=2.0)]
 
 
+def letters_of(bootstrap: str, topic: str, partitions: int, sent: list[Sent]
+               ) -> list[DeadLetterRecord]:
+    """The topic's dead letters, once at least one per bad record of the plan is there."""
+    bad = sum(s.planned.bad is not None for s in sent)
+    return dead_letters(bootstrap, f"{topic}.dlq", partitions, bad)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The figures of a verified run."""
