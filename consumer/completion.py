@@ -1,12 +1,18 @@
 """Stage 6 (outcome): carries out decisions on the poll thread. A message's offset completes
 only once its outcome is durable: its done mark in Redis, or its dead letter acknowledged by
-the broker. Then the partition's commit position may move, and is stored for the committer."""
+the broker. Then the partition's commit position may move, and is stored for the committer.
+
+Done marks are written by ``marks_writer`` (one thread of its own in the runtime), one batch
+at a time: the poll thread decodes the next records while Redis answers, instead of waiting
+(the round trip and Redis's own work were ~10% of the poll thread's time). Marks finished
+while a batch is out gather into the next one."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -22,7 +28,7 @@ LATENCY_SAMPLE_EVERY = 4
 
 class Completion:
     def __init__(self, *, consumer: Any, executor: Any, feeder: Any, duplicates: Any,
-                 dead_letters: Any, policy: Any, recovery: Any) -> None:
+                 dead_letters: Any, policy: Any, recovery: Any, marks_writer: Executor) -> None:
         self._consumer = consumer
         self._executor = executor
         self._feeder = feeder
@@ -30,7 +36,9 @@ class Completion:
         self._dead_letters = dead_letters
         self._policy = policy
         self._recovery = recovery          # Recovery, or None without Redis
+        self._marks_writer = marks_writer
         self._to_record: list[Any] = []
+        self._recording: tuple[list[Any], Future[None]] | None = None   # the batch out
         self._unsent: list[Any] = []           # dead letters the broker refused: sent again
         self.counts: Counter[str] = Counter()
         self.data_error_reasons: Counter[str] = Counter()
@@ -58,7 +66,7 @@ class Completion:
                 if self._recovery is not None:
                     for message in messages:
                         self._recovery.failed(message)
-        if self._to_record:
+        if self._to_record or self._recording is not None:
             self._record()
         self._dead_letters.poll()
         if self._unsent:
@@ -67,12 +75,22 @@ class Completion:
                 self.dead_letter(message)
 
     def _record(self) -> None:
-        try:
-            self._duplicates.record(self._to_record)
-        except RedisUnavailable:
-            return  # kept: recorded (and so completed) once Redis answers again
-        recorded, self._to_record = self._to_record, []
-        self.finish_all(recorded, Verdict.DONE)
+        while True:
+            if self._recording is not None:
+                batch, written = self._recording
+                if not written.done():
+                    return
+                self._recording = None
+                try:
+                    written.result()
+                except RedisUnavailable:   # kept: recorded (and completed) once Redis answers
+                    self._to_record[:0] = batch
+                    return
+                self.finish_all(batch, Verdict.DONE)
+            if not self._to_record:
+                return
+            batch, self._to_record = self._to_record, []
+            self._recording = batch, self._marks_writer.submit(self._duplicates.record, batch)
 
     def data_errors(self, failures: Sequence[tuple[Any, DataError]]) -> None:
         for message, error in failures:
@@ -140,7 +158,9 @@ class Completion:
 
     @property
     def pending_records(self) -> int:
-        return len(self._to_record)
+        """Done messages whose marks are not in Redis yet."""
+        out = len(self._recording[0]) if self._recording is not None else 0
+        return len(self._to_record) + out
 
     def store_offsets(self, trackers: dict[int, Any]) -> list[TopicPartition]:
         """Hands the moved commit positions to librdkafka's committer."""

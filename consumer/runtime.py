@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
@@ -55,9 +56,11 @@ class Runtime:
         self._tracer = tracer
         self.trackers: dict[int, PartitionTracker] = {}
         self.flow = Flow(consumer, settings.topic)
+        self._marks_writer = ThreadPoolExecutor(1, thread_name_prefix="done-marks")
         self.completion = Completion(consumer=consumer, executor=executor, feeder=feeder,
                                      duplicates=duplicates, dead_letters=dead_letters,
-                                     policy=policy, recovery=recovery)
+                                     policy=policy, recovery=recovery,
+                                     marks_writer=self._marks_writer)
         self.rebalancer = Rebalancer(self)
         self.observer = Observer(self)
         self.stopping = threading.Event()
@@ -210,6 +213,7 @@ class Runtime:
             rb.let_go(set(self.trackers), self.settings.shutdown_timeout_s, commit=True)
         finally:
             self.executor.stop(1.0)
+            self._marks_writer.shutdown(wait=False)   # a mark still out is never committed
             self.consumer.close()
             self.observer.close()
             if self._tracer is not None:

@@ -4,7 +4,9 @@ for the committer."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from consumer.offsets import PartitionTracker
 from consumer.outcome import OutcomePolicy, Verdict
 from consumer.recovery import Recovery
 from consumer.retry import BackoffPolicy
+from tests.support.inline import InlineExecutor
 
 TOPIC = "orders"
 
@@ -120,7 +123,8 @@ class Feeder:
 class Pipeline:
     """A Completion with everything around it faked, and trackers to make messages on."""
 
-    def __init__(self, *, dedup: bool = True, recovery: Recovery | None = None) -> None:
+    def __init__(self, *, dedup: bool = True, recovery: Recovery | None = None,
+                 marks_writer: Executor | None = None) -> None:
         self.store = Store()
         self.duplicates = DuplicateFilter(self.store, False) if dedup else None
         self.letters = DeadLetters()
@@ -132,7 +136,7 @@ class Pipeline:
         self.completion = Completion(
             consumer=self.consumer, executor=_Results(self.results), feeder=self.feeder,
             duplicates=self.duplicates, dead_letters=self.letters, policy=self.policy,
-            recovery=recovery)
+            recovery=recovery, marks_writer=marks_writer or InlineExecutor())
 
     def take(self, partition: int, offset: int, message_id: str | None = None) -> Message:
         tracker = self.trackers[partition]
@@ -176,6 +180,59 @@ def test_done_with_dedup_completes_only_once_recorded_in_redis():
     assert p.store.done == {"a", "b"}
     assert p.position() == 2 and p.completion.pending_records == 0
     assert p.completion.counts == {"processed": 2}
+
+
+class SlowStore(Store):
+    """Redis that answers a record only when the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+        self.batches: list[list[str]] = []
+
+    def record(self, ids: list[str]) -> None:
+        self.batches.append(list(ids))
+        assert self.answer.wait(10)
+        super().record(ids)
+
+
+def _settle_until(p: Pipeline, done: Any) -> None:
+    for _ in range(1000):
+        p.completion.settle()
+        if done():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("never settled")
+
+
+def test_done_marks_are_written_off_the_poll_thread_and_gather_while_one_batch_is_out():
+    with ThreadPoolExecutor(1) as writer:
+        p = Pipeline(marks_writer=writer)
+        p.store = p.duplicates._store = SlowStore()   # type: ignore[union-attr]
+        first, second, third = p.take(0, 0, "a"), p.take(0, 1, "b"), p.take(0, 2, "c")
+        p.duplicates.admit([first, second, third])
+        p.settle([first], Verdict.DONE)          # returns while Redis has not answered
+        p.settle([second], Verdict.DONE)
+        p.settle([third], Verdict.DONE)
+        assert p.position() is None and p.completion.pending_records == 3
+        p.store.answer.set()
+        _settle_until(p, lambda: p.position() == 3)
+        assert p.store.batches == [["a"], ["b", "c"]]
+        assert p.completion.counts == {"processed": 3} and p.completion.pending_records == 0
+
+
+def test_a_done_mark_redis_refused_is_written_again_on_a_later_turn():
+    with ThreadPoolExecutor(1) as writer:
+        p = Pipeline(marks_writer=writer)
+        message = p.take(0, 0, "a")
+        p.duplicates.admit([message])
+        p.store.down = True
+        p.settle([message], Verdict.DONE)
+        _settle_until(p, lambda: p.completion.pending_records == 1 and p.duplicates.redis_down)
+        assert p.position() is None
+        p.store.down = False
+        _settle_until(p, lambda: p.position() == 1)
+        assert p.store.done == {"a"}
 
 
 def test_copies_waiting_behind_a_done_message_complete_as_duplicates():
