@@ -31,6 +31,9 @@ CHUNK_BUDGET_S = 0.001
 # its handler call, so a copy another member finished meanwhile is not handled twice.
 PRESTART_STALE_S = 0.25
 PRESTART_RETRY_S = 1.0     # Redis did not answer: dispatch waits this long
+# A worker that took its chunk longer ago than this may be stuck in a slow call: ready
+# messages do not count on it to take them next.
+TAKING_FRESH_S = 2 * CHUNK_BUDGET_S
 
 
 class Executor:
@@ -60,10 +63,7 @@ class Executor:
         self._fire_due(now)
         if now < self._gate_until:
             return []
-        ready = len(self._dispatcher.ready)
-        # Spread a backlog over the workers; one by one when there are fewer messages.
-        size = max(1, min(ready // self._concurrency, self.chunk_size()))
-        chunk = self._dispatcher.take(size)
+        chunk = self._dispatcher.take(self.chunk_size())
         self.running += len(chunk)
         return chunk
 
@@ -95,11 +95,6 @@ class Executor:
         if not done:
             return chunk, []
         return ([m for m in chunk if id(m) not in done], [m for m in chunk if id(m) in done])
-
-    def _workers_for(self, ready: int) -> int:
-        """Workers worth waking for ``ready`` messages: one per chunk. Waking more only has
-        them fight over the lock and the GIL."""
-        return -(-ready // self.chunk_size())
 
     def _found_done(self, done: list[Any]) -> None:
         for message in done:
@@ -152,6 +147,10 @@ class Executor:
     def gated(self) -> bool:
         return time.monotonic() < self._gate_until
 
+    def nudge(self) -> None:
+        """Called on every turn of the poll loop. Only the thread executor ever leaves ready
+        messages to a busy worker (the async one's workers are tasks on one loop)."""
+
     def _drop_timers(self, keep: Callable[[Any], bool]) -> list[Any]:
         dropped = [t[2] for t in self._timers if not keep(t[2])]
         self._timers = [t for t in self._timers if keep(t[2])]
@@ -170,8 +169,9 @@ class ThreadExecutor(Executor):
         super().__init__(*args, **kwargs)
         self._cond = threading.Condition()
         self._stopping = False
-        self._threads = [threading.Thread(target=self._worker, name=f"handler-{i}", daemon=True)
-                         for i in range(self._concurrency)]
+        self._took_at: dict[int, float] = {}   # worker -> when it took its chunk (awake ones)
+        self._threads = [threading.Thread(target=self._worker, args=(i,), name=f"handler-{i}",
+                                          daemon=True) for i in range(self._concurrency)]
 
     def start(self) -> None:
         for thread in self._threads:
@@ -180,19 +180,43 @@ class ThreadExecutor(Executor):
     def submit(self, messages: list[Any]) -> None:
         with self._cond:
             self._dispatcher.add(messages)
-            self._cond.notify(self._workers_for(len(self._dispatcher.ready)))
+            self._wake(None)
 
-    def _worker(self) -> None:
+    def _wake(self, me: int | None) -> None:
+        """Wakes the idle workers the ready messages need: one per chunk, less the workers
+        that will take the next chunk anyway (the caller, and those that took theirs just
+        now). Waking more only has them fight over the lock and the GIL: with fast handlers
+        one worker taking full chunks goes fastest. Called with the lock held."""
+        ready = len(self._dispatcher.ready)
+        wanted = -(-ready // self.chunk_size())
+        if wanted:
+            fresh = time.monotonic() - TAKING_FRESH_S
+            wanted -= sum(1 for worker, took_at in self._took_at.items()
+                          if worker == me or took_at > fresh)
+        if self._timers:
+            wanted = max(wanted, 1)   # an idle worker's wait must end by the earliest timer
+        if wanted > 0:
+            self._cond.notify(wanted)
+
+    def nudge(self) -> None:
+        """Ready messages left to a worker that has since been held up by a slow call get an
+        idle worker now."""
+        with self._cond:
+            self._wake(None)
+
+    def _worker(self, me: int) -> None:
         func, results, durations = self._func, self.results, self.durations
         clock = time.perf_counter
         while True:
             with self._cond:
                 chunk = self._chunk()
                 while not chunk:
+                    self._took_at.pop(me, None)
                     if self._stopping:
                         return
                     self._cond.wait(self._next_wake_s())
                     chunk = self._chunk()
+                self._took_at[me] = time.monotonic()
             try:
                 chunk, done = self._stale(chunk)
             except RedisUnavailable:
@@ -229,8 +253,7 @@ class ThreadExecutor(Executor):
                 for message in failed:
                     release(message)
                 self.running -= len(chunk)
-                if self._dispatcher.ready or self._timers:
-                    self._cond.notify(self._workers_for(len(self._dispatcher.ready)) or 1)
+                self._wake(me)
 
     def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
         with self._cond:

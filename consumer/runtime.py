@@ -85,6 +85,7 @@ class Runtime:
                 self.completion.reject(*self.recovery.crash_looped.pop())
         self._retry_held()
         self.completion.found_done(self.feeder.feed())            # -> handler (executor)
+        self.executor.nudge()
         self.completion.settle()                                  # outcome
         self.completion.store_offsets(self.trackers)              # commit (background)
         self._regulate()                                          # pause | resume

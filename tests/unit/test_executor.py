@@ -146,6 +146,29 @@ def test_every_message_is_handled_once_and_reported_in_chunks(kind, runs):
         assert offsets == sorted(offsets), f"key {key} ran out of order"
 
 
+def test_a_message_left_to_a_worker_stuck_in_a_slow_call_goes_to_an_idle_one(runs):
+    release = threading.Event()
+    handled: list[str] = []
+
+    def handle(message: Any) -> None:
+        if message.key == "slow":
+            assert release.wait(3 * WAIT_S)
+        handled.append(message.message_id)
+
+    run = runs("thread", handle, concurrency=2)
+    run.executor.submit([msg("fast", 0)])          # the handler is timed fast first
+    run.finished(1)
+    run.executor.submit([msg("slow", 1)])
+    run.wait_until(lambda: run.executor.running == 1)
+    run.executor.submit([msg("fast", 2)])          # left to the worker that just took one
+    time.sleep(2 * executor_module.TAKING_FRESH_S)
+    run.executor.nudge()                           # the poll loop's next turn
+    run.wait_until(lambda: "fast-2" in handled)
+    assert "slow-1" not in handled
+    release.set()
+    run.finished(3)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_two_messages_of_one_key_never_run_at_once_while_other_keys_do(kind, runs):
     lock = threading.Lock()
