@@ -199,7 +199,7 @@ class Runtime:
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> int:
         self._install_signals()
-        _tune_garbage_collector()
+        tune_garbage_collector()
         rb = self.rebalancer
         self.consumer.subscribe([self.settings.topic], on_assign=rb.on_assign,
                                 on_revoke=rb.on_revoke, on_lost=rb.on_lost)
@@ -235,7 +235,7 @@ class Runtime:
         signal.signal(signal.SIGINT, on_signal)
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Messages held in memory outlive the young generations, so with the defaults full
     collections keep walking every module object loaded at start-up: measured on Avro orders
     (bench/compare.py), collections took ~20% of the full pipeline. Start-up objects stay for
