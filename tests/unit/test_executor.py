@@ -5,6 +5,7 @@ without holding other keys, an open breaker gating dispatch for free, drop and s
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -316,6 +317,22 @@ def test_chunks_grow_for_fast_handlers_and_shrink_to_one_for_slow_ones(kind, run
     run.executor.submit([msg(f"s{i}", i) for i in range(40)])
     run.finished(5240)
     assert run.executor.chunk_size() == 1
+
+
+def test_a_fast_handler_held_up_now_and_then_keeps_its_big_chunks(runs):
+    """A sync handler waits for the GIL inside a call now and then: a few long calls among
+    many fast ones must not shrink the chunks (each chunk costs a wake-up)."""
+    calls = itertools.count()
+
+    def body(message: Any) -> None:
+        if next(calls) % 20 == 0:
+            time.sleep(0.003)
+
+    run = runs("thread", handler("thread", body), concurrency=2)
+    run.executor.submit(keyed("abcdefghijklmnopqrstuvwxyz", 200))
+    run.finished(5200)
+    assert run.executor.chunk_size() > 16
+    assert run.executor.call_s > 0.0001, "the mean, for how long queued work takes, keeps them"
 
 
 @pytest.mark.parametrize("kind", KINDS)
