@@ -3,9 +3,8 @@
     contenders.py KIND --bootstrap B --topic T --group G --schema orders-v1.avsc
 
 KIND: ``raw`` (a confluent-kafka ``consume()`` loop), ``raw-avro`` (the same, decoding each
-value with fastavro), ``raw-avro-gc`` (that loop with Python's garbage collector tuned as
-``consumer run`` tunes it: the loop as a user writes it spends most of its time in
-collections), ``quix`` (Quix Streams), ``faststream-kafka`` (FastStream on aiokafka),
+value with fastavro), ``raw-avro-tuned`` (that loop with Python's garbage collector and
+librdkafka's fetch backoff tuned as ``consumer run`` tunes them), ``quix`` (Quix Streams), ``faststream-kafka`` (FastStream on aiokafka),
 ``faststream-confluent`` (FastStream on confluent-kafka). Each decodes the Confluent wire format
 the same way (fastavro ``schemaless_reader`` after the 5-byte header, the schema parsed once),
 hands the record to a trivial handler that only reports to the probe (bench/probe.py), and
@@ -46,13 +45,13 @@ def fetch_wait(options: argparse.Namespace) -> dict[str, int]:
     return {} if options.fetch_wait_ms is None else {"fetch.wait.max.ms": options.fetch_wait_ms}
 
 
-def raw_loop(options: argparse.Namespace, decode: Any) -> None:
+def raw_loop(options: argparse.Namespace, decode: Any, tuning: dict[str, int]) -> None:
     """At least once: offsets are stored for the committer only after the batch is handled."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": options.bootstrap, "group.id": options.group,
                          "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
-                         **GROUP_TIMINGS, **fetch_wait(options)})
+                         **GROUP_TIMINGS, **fetch_wait(options), **tuning})
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     consumer.subscribe([options.topic])
@@ -133,7 +132,7 @@ def faststream(options: argparse.Namespace, decode: Any, flavour: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["raw", "raw-avro", "raw-avro-gc", "quix",
+    parser.add_argument("kind", choices=["raw", "raw-avro", "raw-avro-tuned", "quix",
                                          "faststream-kafka", "faststream-confluent"])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic", required=True)
@@ -144,14 +143,15 @@ def main() -> None:
     options = parser.parse_args()
     decode = avro_reader(options.schema)
     if options.kind == "raw":
-        raw_loop(options, None)
+        raw_loop(options, None, {})
     elif options.kind == "raw-avro":
-        raw_loop(options, decode)
-    elif options.kind == "raw-avro-gc":
-        from consumer.runtime import tune_garbage_collector  # ours: runs in our virtualenv
+        raw_loop(options, decode, {})
+    elif options.kind == "raw-avro-tuned":
+        from consumer.kafka import FETCH_QUEUE_BACKOFF_MS  # ours: runs in our virtualenv
+        from consumer.runtime import tune_garbage_collector
 
         tune_garbage_collector()
-        raw_loop(options, decode)
+        raw_loop(options, decode, {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS})
     elif options.kind == "quix":
         quix(options, decode)
     else:

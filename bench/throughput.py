@@ -1,11 +1,12 @@
 """Throughput of ``consumer run`` against a raw confluent-kafka ``consume()`` loop on the same
 topic in the same run, and key vs partition ordering with a slow async handler.
 
-The raw loop runs in a process of its own, twice a round: as a user writes it (Python's
-default garbage collector settings), and with the collector tuned as ``consumer run`` tunes it
-(runtime.py). Every record a ``consume()`` returns is a tracked object, so with the defaults
-collections run every 700 records and bound the loop, at a cost that grows with whatever else
-the process holds: run in the bench's own process after an earlier round, the loop swung 5x.
+The raw loop runs in a process of its own, twice a round: as a user writes it (library
+defaults), and tuned as ``consumer run`` is (the garbage collector as runtime.py tunes it,
+librdkafka's ``fetch.queue.backoff.ms`` as kafka.py sets it). Every record a ``consume()``
+returns is an object the collector tracks, so with the defaults collections run every 700
+records and bound the loop, at a cost that grows with whatever else the process holds: run in
+the bench's own process after an earlier round, the loop swung 5x.
 
     .venv/bin/python bench/throughput.py [--messages N] [--rounds R]
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from common import COUNTER, create_topic, group_flags, produce, run_pipeline, start_broker, unique  # type: ignore
 from confluent_kafka import Consumer
 
+from consumer.kafka import FETCH_QUEUE_BACKOFF_MS
 from consumer.runtime import tune_garbage_collector
 
 
@@ -37,18 +39,18 @@ async def slow_count(msg: object) -> None:
     COUNTER.hit()
 
 
-def raw_loop(bootstrap: str, topic: str, total: int, *, gc_tuned: bool) -> float:
+def raw_loop(bootstrap: str, topic: str, total: int, *, tuned: bool) -> float:
     """The loop's rate, measured in a fresh interpreter."""
     command = [sys.executable, __file__, "--raw-loop", bootstrap, topic, str(total)]
-    out = subprocess.run(command + (["--gc-tuned"] if gc_tuned else []), check=True,
+    out = subprocess.run(command + (["--tuned"] if tuned else []), check=True,
                          capture_output=True, text=True).stdout
     return float(out)
 
 
-def _raw_loop_here(bootstrap: str, topic: str, total: int) -> float:
+def _raw_loop_here(bootstrap: str, topic: str, total: int, tuning: dict[str, int]) -> float:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("raw"),
                          "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
-                         **dict(item.split("=") for item in group_flags()[1::2])})
+                         **dict(item.split("=") for item in group_flags()[1::2]), **tuning})
     consumer.subscribe([topic])
     seen, first = 0, 0.0
     while seen < total:
@@ -67,13 +69,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--raw-loop", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "TOTAL"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--gc-tuned", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.raw_loop:
-        if options.gc_tuned:
+        tuning = {}
+        if options.tuned:
             tune_garbage_collector()
+            tuning = {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
         bootstrap, topic, total = options.raw_loop
-        print(_raw_loop_here(bootstrap, topic, int(total)))
+        print(_raw_loop_here(bootstrap, topic, int(total), tuning))
         return
     bootstrap, broker = start_broker(Path(tempfile.mkdtemp()))
     try:
@@ -87,18 +91,18 @@ def main() -> None:
                 "--value-format", "bytes", "--ordering", "unordered", "--no-dedup",
                 "--metrics-port", "0", "--log-format", "json", *group_flags()]
         for _ in range(options.rounds):  # interleaved, so machine load hits both alike
-            raw.append(raw_loop(bootstrap, topic, total, gc_tuned=False))
-            raw_tuned.append(raw_loop(bootstrap, topic, total, gc_tuned=True))
+            raw.append(raw_loop(bootstrap, topic, total, tuned=False))
+            raw_tuned.append(raw_loop(bootstrap, topic, total, tuned=True))
             ours.append(run_pipeline([*base, "--group", unique("ours")], total))
         print(f"1. no-op handler, bytes, unordered, {total:,} messages of 100 bytes, 4 partitions")
         print(f"   raw consume() loop   {statistics.median(raw):>10,.0f} msg/s  (runs: "
               f"{', '.join(f'{r:,.0f}' for r in raw)})")
-        print(f"   raw loop, GC tuned   {statistics.median(raw_tuned):>10,.0f} msg/s  (runs: "
+        print(f"   raw loop, tuned      {statistics.median(raw_tuned):>10,.0f} msg/s  (runs: "
               f"{', '.join(f'{r:,.0f}' for r in raw_tuned)})")
         print(f"   consumer run         {statistics.median(ours):>10,.0f} msg/s  (runs: "
               f"{', '.join(f'{r:,.0f}' for r in ours)})")
         print(f"   ratio                {statistics.median(ours) / statistics.median(raw):>10.2f}"
-              f"   (against the GC-tuned loop: "
+              f"   (against the tuned loop: "
               f"{statistics.median(ours) / statistics.median(raw_tuned):.2f})")
 
         slow_topic = unique("ordering")
