@@ -97,6 +97,16 @@ def run_pipeline_runtime(args: Iterable[str], target: int,
     return target / (COUNTER.last - COUNTER.first), runtime
 
 
+def tune_like_consumer_run() -> dict[str, int]:
+    """Tunes this process's garbage collector as ``consumer run`` does; returns the librdkafka
+    settings it adds to the library's defaults, for a raw loop to use the same."""
+    from consumer.kafka import FETCH_QUEUE_BACKOFF_MS
+    from consumer.runtime import tune_garbage_collector
+
+    tune_garbage_collector()
+    return {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
+
+
 def group_flags() -> list[str]:
     return [flag for key, value in GROUP_TIMINGS.items() for flag in ("-X", f"{key}={value}")]
 

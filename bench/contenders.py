@@ -4,10 +4,10 @@
 
 KIND: ``raw`` (a confluent-kafka ``consume()`` loop), ``raw-avro`` (the same, decoding each
 value with fastavro), ``raw-avro-tuned`` (that loop with Python's garbage collector and
-librdkafka's fetch backoff tuned as ``consumer run`` tunes them), ``quix`` (Quix Streams), ``faststream-kafka`` (FastStream on aiokafka),
-``faststream-confluent`` (FastStream on confluent-kafka). Each decodes the Confluent wire format
-the same way (fastavro ``schemaless_reader`` after the 5-byte header, the schema parsed once),
-hands the record to a trivial handler that only reports to the probe (bench/probe.py), and
+librdkafka's fetch backoff tuned as ``consumer run`` tunes them), ``quix`` (Quix Streams),
+``faststream-kafka`` (FastStream on aiokafka), ``faststream-confluent`` (FastStream on
+confluent-kafka). Each decodes the Confluent wire format the same way (fastavro
+``schemaless_reader`` after the 5-byte header, the schema parsed once), hands the record to a trivial handler that only reports to the probe (bench/probe.py), and
 commits at least once as far as its library allows. Runs until SIGTERM. The peers run in their
 own virtualenv (their pins differ from ours): ``pip install -e '.[bench]'`` there.
 """
@@ -147,11 +147,9 @@ def main() -> None:
     elif options.kind == "raw-avro":
         raw_loop(options, decode, {})
     elif options.kind == "raw-avro-tuned":
-        from consumer.kafka import FETCH_QUEUE_BACKOFF_MS  # ours: runs in our virtualenv
-        from consumer.runtime import tune_garbage_collector
+        from common import tune_like_consumer_run  # ours: runs in our virtualenv
 
-        tune_garbage_collector()
-        raw_loop(options, decode, {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS})
+        raw_loop(options, decode, tune_like_consumer_run())
     elif options.kind == "quix":
         quix(options, decode)
     else:

@@ -22,11 +22,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import COUNTER, create_topic, group_flags, produce, run_pipeline, start_broker, unique  # type: ignore
+from common import (  # type: ignore[attr-defined]
+    COUNTER,
+    create_topic,
+    group_flags,
+    produce,
+    run_pipeline,
+    start_broker,
+    tune_like_consumer_run,
+    unique,
+)
 from confluent_kafka import Consumer
-
-from consumer.kafka import FETCH_QUEUE_BACKOFF_MS
-from consumer.runtime import tune_garbage_collector
 
 
 def count(msg: object) -> None:
@@ -72,10 +78,7 @@ def main() -> None:
     parser.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.raw_loop:
-        tuning = {}
-        if options.tuned:
-            tune_garbage_collector()
-            tuning = {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
+        tuning = tune_like_consumer_run() if options.tuned else {}
         bootstrap, topic, total = options.raw_loop
         print(_raw_loop_here(bootstrap, topic, int(total), tuning))
         return

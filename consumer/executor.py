@@ -201,8 +201,9 @@ class ThreadExecutor(Executor):
             fresh = time.monotonic() - TAKING_FRESH_S
             wanted -= sum(1 for worker, took_at in self._took_at.items()
                           if worker == me or took_at > fresh)
-        if self._timers:
-            wanted = max(wanted, 1)   # an idle worker's wait must end by the earliest timer
+        if me is not None and self._timers:
+            # the chunk may have set a timer: an idle worker's wait must end by the earliest
+            wanted = max(wanted, 1)
         if wanted > 0:
             self._cond.notify(wanted)
 
