@@ -1,6 +1,8 @@
 """Avro in Confluent's wire format: byte 0, the writer schema id (4 bytes, big-endian), then the
 Avro binary body. ``AvroDecoder`` is on the runtime's hot path: per record it reads the header,
-finds the plan cached for that writer id and calls fastavro once, with no copy of the bytes."""
+finds the plan cached for that writer id and calls the reader generated for that schema
+(``avro_reader``) with no copy of the bytes; fastavro reads what needs resolving to a reader
+schema and what the generated readers leave to it."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from fastavro.validation import ValidationError as RecordMismatch
 from fastavro.validation import validate
 
 from .avro_compat import incompatibilities
+from .avro_reader import Reader, compile_reader
 from .avro_schema import parse_schema_json
 from .avro_types import AvroSchema
 from .constants import WIRE_HEADER_BYTES, WIRE_MAGIC
@@ -33,6 +36,9 @@ class _Plan:
     """None when no resolution is needed (no reader schema, or the same schema)."""
     refusal: str | None = None
     """Why this writer cannot be read as the reader schema, when it cannot."""
+    read: Reader | None = None
+    """The reader generated for the writer schema, when no resolution is needed and the
+    schema is one ``avro_reader`` covers; else fastavro reads."""
 
 
 def underlying(schema: Any) -> Any:
@@ -79,10 +85,32 @@ class AvroDecoder:
         plan = self._plans.get(schema_id) or self._plan(schema_id)
         if plan.refusal is not None:
             raise ValidationError(plan.refusal)
-        # fastavro does not notice a value it skips (writer-only fields, when resolving)
-        # running past the end: one sentinel byte makes any such overrun show in tell().
-        # Without resolution nothing is skipped, and a short value fails on its own.
-        stream = io.BytesIO(value if plan.reader is None else value + _SENTINEL)
+        if plan.read is None:
+            record, end = self._read_fastavro(value, schema_id, plan)
+        else:
+            try:
+                record, end = plan.read(value, WIRE_HEADER_BYTES)
+            except (OverflowError, ValueError):  # perhaps a logical type out of Python's range
+                stream = io.BytesIO(value)
+                stream.seek(WIRE_HEADER_BYTES)
+                record, end = self._read_underlying(stream, schema_id, plan), stream.tell()
+            except Exception as exc:  # corrupt bytes fail in many ways
+                raise DecodeError(f"bytes do not decode with schema {schema_id}: "
+                                  f"{type(exc).__name__}: {exc}") from None
+        if end > len(value):
+            raise DecodeError(f"bytes do not decode with schema {schema_id}: the record runs "
+                              "past the end of the value (truncated?)")
+        if end < len(value):
+            raise DecodeError(f"{len(value) - end} bytes left over after the record "
+                              f"(schema {schema_id}): not what the schema wrote")
+        return record, schema_id
+
+    def _read_fastavro(self, value: bytes, schema_id: int, plan: _Plan) -> tuple[Any, int]:
+        """For plans that resolve the writer schema to the reader's, and for writer schemas
+        ``avro_reader`` leaves to fastavro."""
+        # fastavro does not notice a value it skips (writer-only fields) running past the
+        # end: one sentinel byte makes any such overrun show in tell().
+        stream = io.BytesIO(value + _SENTINEL)
         stream.seek(WIRE_HEADER_BYTES)
         try:
             record = fastavro.schemaless_reader(stream, plan.writer, plan.reader)
@@ -95,14 +123,7 @@ class AvroDecoder:
         except Exception as exc:  # corrupt bytes fail in many ways inside fastavro
             raise DecodeError(f"bytes do not decode with schema {schema_id}: "
                               f"{type(exc).__name__}: {exc}") from None
-        end = stream.tell()
-        if end > len(value):
-            raise DecodeError(f"bytes do not decode with schema {schema_id}: the record runs "
-                              "past the end of the value (truncated?)")
-        if end < len(value):
-            raise DecodeError(f"{len(value) - end} bytes left over after the record "
-                              f"(schema {schema_id}): not what the schema wrote")
-        return record, schema_id
+        return record, stream.tell()
 
     def _read_underlying(self, stream: io.BytesIO, schema_id: int, plan: _Plan) -> Any:
         underlying_plan = self._underlying_plans.get(schema_id)
@@ -120,7 +141,7 @@ class AvroDecoder:
 
     def _plan(self, schema_id: int) -> _Plan:
         writer = self._registry.schema(schema_id)  # UnknownSchemaError, RegistryUnavailable
-        plan = _Plan(writer.parsed, None)
+        plan = _Plan(writer.parsed, None, read=compile_reader(writer.parsed))
         if self._reader_tree is not None:
             try:
                 writer_schema = parse_schema_json(writer.definition)
