@@ -76,6 +76,11 @@ class Executor:
         return len(self._dispatcher.ready) + self.running
 
     @property
+    def pace_s(self) -> float:
+        """A typical handler call's duration (a moving median)."""
+        return self._pace_s
+
+    @property
     def concurrency(self) -> int:
         return self._concurrency
 

@@ -12,8 +12,11 @@ from typing import Any
 
 from .errors import RedisUnavailable
 
-# The executor is topped up to about this many ready messages per handler call in flight,
-# within these bounds: enough to never starve it between two turns of the poll loop.
+# The executor is topped up with enough ready messages to keep each handler slot busy for
+# about FEED_AHEAD_S at the handler's typical pace, and at least READY_PER_SLOT per slot,
+# within these bounds: a turn of the poll loop (decoding a batch) takes ~10 ms, and handlers
+# that run dry meanwhile wait for the next (with one slot and chunks of two, half the speed).
+FEED_AHEAD_S = 0.02
 READY_PER_SLOT = 2
 READY_MIN = 64
 READY_MAX = 2000
@@ -44,9 +47,10 @@ class Feeder:
         now = self._clock()
         if now < self._retry_at:
             return []
-        target = min(READY_MAX, max(READY_MIN, READY_PER_SLOT * self._executor.concurrency
-                                    * self._executor.chunk_size()))
-        room = target - self._executor.ready_count()
+        executor = self._executor
+        per_slot = max(READY_PER_SLOT, int(FEED_AHEAD_S / executor.pace_s))
+        target = min(READY_MAX, max(READY_MIN, per_slot * executor.concurrency))
+        room = target - executor.ready_count()
         if room <= 0:
             return []
         staged = self._staged
@@ -65,7 +69,7 @@ class Feeder:
             message.screened_at = now
             (done if was_seen else runnable).append(message)
         if runnable:
-            self._executor.submit(runnable)
+            executor.submit(runnable)
         return done
 
     def drop(self, keep: Callable[[Any], bool]) -> list[Any]:

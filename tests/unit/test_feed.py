@@ -7,18 +7,22 @@ from types import SimpleNamespace
 from typing import Any
 
 from consumer.errors import RedisUnavailable
-from consumer.feed import PRESTART_RETRY_S, READY_MAX, READY_MIN, Feeder
+from consumer.feed import (
+    FEED_AHEAD_S,
+    PRESTART_RETRY_S,
+    READY_MAX,
+    READY_MIN,
+    READY_PER_SLOT,
+    Feeder,
+)
 
 
 class Executor:
-    def __init__(self, concurrency: int = 4, chunk_size: int = 1, ready: int = 0) -> None:
+    def __init__(self, concurrency: int = 4, pace_s: float = 1.0, ready: int = 0) -> None:
         self.concurrency = concurrency
-        self._chunk_size = chunk_size
+        self.pace_s = pace_s
         self.ready = ready
         self.submitted: list[list[Any]] = []
-
-    def chunk_size(self) -> int:
-        return self._chunk_size
 
     def ready_count(self) -> int:
         return self.ready
@@ -60,7 +64,7 @@ def test_without_a_prestart_step_messages_go_straight_to_the_executor():
 
 
 def test_the_executor_is_topped_up_to_its_target_and_no_further():
-    executor = Executor(concurrency=4, chunk_size=1, ready=60)   # target: READY_MIN
+    executor = Executor(concurrency=4, pace_s=1.0, ready=60)   # target: READY_MIN
     prestart = Prestart()
     feeder = Feeder(executor, prestart, clock=lambda: 5.0)
     feeder.add(msgs(100))
@@ -76,13 +80,23 @@ def test_the_executor_is_topped_up_to_its_target_and_no_further():
     assert offsets(executor.submitted[1]) == list(range(4, 4 + READY_MIN))
 
 
-def test_the_target_grows_with_concurrency_and_chunk_size_up_to_a_bound():
-    executor = Executor(concurrency=10, chunk_size=8)
+def test_the_target_keeps_every_slot_busy_for_a_while_up_to_a_bound():
+    executor = Executor(concurrency=10, pace_s=FEED_AHEAD_S / 8)
     feeder = Feeder(executor, Prestart(), clock=lambda: 0.0)
     feeder.add(msgs(5000))
     feeder.feed()
-    assert len(executor.submitted[0]) == 2 * 10 * 8
-    big = Executor(concurrency=64, chunk_size=256)
+    assert len(executor.submitted[0]) == 10 * 8
+    slow = Executor(concurrency=40, pace_s=1.0)
+    feeder = Feeder(slow, Prestart(), clock=lambda: 0.0)
+    feeder.add(msgs(5000))
+    feeder.feed()
+    assert len(slow.submitted[0]) == READY_PER_SLOT * 40
+    one_fast_slot = Executor(concurrency=1, pace_s=1e-6)
+    feeder = Feeder(one_fast_slot, Prestart(), clock=lambda: 0.0)
+    feeder.add(msgs(5000))
+    feeder.feed()
+    assert len(one_fast_slot.submitted[0]) == READY_MAX, "a turn of the poll loop's worth"
+    big = Executor(concurrency=64, pace_s=1e-6)
     feeder = Feeder(big, Prestart(), clock=lambda: 0.0)
     feeder.add(msgs(5000))
     feeder.feed()
