@@ -74,6 +74,10 @@ class Metrics:
     def breaker_state(self, breaker: str, state: str) -> None:
         """``state`` is ``closed``, ``half-open`` or ``open``."""
 
+    def breaker_found(self, breaker: str, state: str) -> None:
+        """A breaker's state for the gauge, unless it already shows one: read outside the
+        breaker's lock, it may be older than a transition reported meanwhile."""
+
     def dedup_checks(self, result: str, n: int) -> None:
         """``n`` dedup lookups answered ``result`` (one of ``constants.DEDUP_RESULTS``)."""
 
@@ -147,6 +151,11 @@ class PrometheusMetrics(Metrics):
         value = c.BREAKER_STATE_VALUES[state]
         with self._lock:
             self._breakers[breaker] = value
+
+    def breaker_found(self, breaker: str, state: str) -> None:
+        value = c.BREAKER_STATE_VALUES[state]
+        with self._lock:
+            self._breakers.setdefault(breaker, value)
 
     def dedup_checks(self, result: str, n: int) -> None:
         with self._lock:

@@ -96,6 +96,9 @@ class Observer:
             counters["redis_roundtrips"] = counters.get("redis_roundtrips", 0) + \
                 rt.recovery.roundtrips
         self._publish_redis(counters)
+        # Breakers show from their first use, not from their first transition.
+        for name, state in BREAKERS.states().items():
+            metrics.breaker_found(name, state.label)
 
     def decoded(self, messages: list[Any]) -> None:
         """Data quality, as records are taken in: how often each nullable field is null."""

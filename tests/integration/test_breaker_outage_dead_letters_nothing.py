@@ -42,6 +42,8 @@ def test_outage_behind_a_breaker_pauses_and_dead_letters_nothing(bootstrap, redi
     states, paused = set(), 0
     try:
         wait_for(lambda: len(events(record)) > 1000, 60, "traffic before the outage")
+        wait_for(lambda: sample(scrape(port), "consumer_circuit_breaker_state",
+                                breaker="downstream") == 0.0, 10, "the breaker to show closed")
         down.touch()
         outage_ends = time.monotonic() + OUTAGE_S
         done_at_outage = len(events(record))

@@ -171,3 +171,11 @@ def test_enabled_settings_make_exporting_metrics():
 def test_settings_need_topic_and_group():
     with pytest.raises(ConfigError):
         MetricsSettings(topic="", group="g")
+
+
+def test_a_breaker_shows_once_found_and_a_reported_transition_is_not_overwritten(metrics):
+    metrics.breaker_found("payments", "closed")
+    assert values(metrics, "consumer_circuit_breaker_state") == {(("breaker", "payments"),): 0}
+    metrics.breaker_state("payments", "open")
+    metrics.breaker_found("payments", "closed")   # read before the transition was reported
+    assert values(metrics, "consumer_circuit_breaker_state") == {(("breaker", "payments"),): 2}
