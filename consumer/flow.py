@@ -1,6 +1,7 @@
 """Flow control: fetching pauses while any reason holds (the in-memory bound has held for a
-while, ``runtime.BUFFER_PAUSE_AFTER_S``; a breaker is open; Redis or the registry is down) and resumes when none is left. Polling goes on
-either way, so the member never misses ``max.poll.interval.ms`` however long the pause.
+while, ``runtime.BUFFER_PAUSE_AFTER_S``; a breaker is open; Redis or the registry is down) and
+resumes when none is left. Polling goes on either way, so the member never misses
+``max.poll.interval.ms`` however long the pause.
 
 The in-memory bound spares partitions whose records the buffered work waits for (a crash's
 suspects not fetched yet, ``recovery``): pausing them would wait for ever."""
