@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -196,12 +197,17 @@ class ThreadExecutor(Executor):
             self._wake(None)
 
     def _wake(self, me: int | None) -> None:
-        """Wakes the idle workers the ready messages need: one per chunk, less the workers
-        that will take the next chunk anyway (the caller, and those that took theirs just
-        now). Waking more only has them fight over the lock and the GIL: with fast handlers
-        one worker taking full chunks goes fastest. Called with the lock held."""
+        """Wakes the idle workers the ready messages need: one per chunk, and no more than
+        one per CHUNK_BUDGET_S of work at the handler's pace, less the workers that will take
+        the next chunk anyway (the caller, and those that took theirs just now). Waking more
+        only has them fight over the lock and the GIL: with fast handlers one worker taking
+        full chunks goes fastest. The pace bound matters for handlers so fast that MAX_CHUNK
+        caps their chunks: 2,000 calls of 1 µs are 8 chunks but 2 ms of work, which the
+        worker holding the GIL gets through before the others it woke get going (they found
+        nothing to take 2.7 times per chunk taken). Called with the lock held."""
         ready = len(self._dispatcher.ready)
-        wanted = -(-ready // self.chunk_size())
+        wanted = min(-(-ready // self.chunk_size()),
+                     math.ceil(ready * self._pace_s / CHUNK_BUDGET_S))
         if wanted:
             fresh = time.monotonic() - TAKING_FRESH_S
             wanted -= sum(1 for worker, took_at in self._took_at.items()
