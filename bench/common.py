@@ -98,12 +98,12 @@ def run_pipeline_runtime(args: Iterable[str], target: int,
 
 
 def tune_like_consumer_run() -> dict[str, int]:
-    """Tunes this process's garbage collector as ``consumer run`` does; returns the librdkafka
+    """Tunes this process's interpreter as ``consumer run`` does; returns the librdkafka
     settings it adds to the library's defaults, for a raw loop to use the same."""
     from consumer.kafka import FETCH_QUEUE_BACKOFF_MS
-    from consumer.runtime import tune_garbage_collector
+    from consumer.runtime import tune_interpreter
 
-    tune_garbage_collector()
+    tune_interpreter()
     return {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
 
 

@@ -130,7 +130,7 @@ class Executor:
 
     def _timed(self, chunk_size: int, elapsed_s: float, typical_s: float | None = None) -> None:
         """``typical_s``: the chunk's median call, when known. Sync workers wait for the GIL
-        inside calls now and then (the poll thread holds it up to the switch interval, 5 ms):
+        inside calls now and then (the poll thread holds it up to the switch interval, 20 ms):
         a chunk's mean would take a 1 µs handler for a 20 µs one and cut its chunks to a few
         dozen messages, each costing a wake-up and a GIL hand-over."""
         per_call = max(elapsed_s / chunk_size, 1e-7)
