@@ -258,10 +258,11 @@ def tune_interpreter() -> None:
 
     The GIL's switch interval: a handler thread that waits for the GIL makes the poll thread
     hand it over after SWITCH_INTERVAL_S, in the middle of a turn. At Python's 5 ms that
-    happened about twice per turn of ~10 ms; at 20 ms the handlers mostly run while the poll
-    thread waits in ``consume()`` or on Redis, as it does every turn, and every hand-over
-    costs both threads their caches (Avro orders: 3% more msg/s with one process, 4% with
-    two, four interleaved pairs each). Only a saturated process is affected."""
+    happened within most turns (a batch of 1000 Avro orders took ~15 ms to decode); at 20 ms
+    the handlers mostly run while the poll thread waits in ``consume()`` or on Redis, as it
+    does every turn, and every hand-over costs both threads their caches (Avro orders: 3%
+    more msg/s with one process in 4 interleaved pairs, 4% with two in 6). Only a saturated
+    process is affected."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
