@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.avro_reader import compile_reader
+from consumer.avro_reader import EXACT_FLOAT_MS, compile_reader
 from consumer.errors import DecodeError
 
 ORDERS = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "orders-v1.avsc")
@@ -169,6 +169,23 @@ def test_timestamps_beyond_python_raise_overflow_for_the_caller_to_read_them_as_
     parsed = fastavro.parse_schema(LOGICAL["fields"][0]["type"])
     with pytest.raises(OverflowError):
         compile_reader(parsed)(encoded(parsed, MS_RANGE[1] + 1), 0)
+
+
+@pytest.mark.parametrize("ms", [-EXACT_FLOAT_MS - 1, -EXACT_FLOAT_MS + 1, -1, 0, 1, 999,
+                                EXACT_FLOAT_MS - 1, EXACT_FLOAT_MS, MS_RANGE[1]])
+def test_timestamps_read_to_the_millisecond_on_both_sides_of_the_float_shortcut(ms):
+    parsed = fastavro.parse_schema(LOGICAL["fields"][0]["type"])
+    buf = encoded(parsed, ms)
+    assert compile_reader(parsed)(buf, 0) == (by_fastavro(parsed, buf), len(buf))
+
+
+@pytest.mark.parametrize("bits", range(0, 64, 7))
+def test_longs_of_every_varint_length_read_as_fastavro_reads_them(bits):
+    parsed = fastavro.parse_schema("long")
+    for value in (2**bits - 1, 2**bits, -(2**bits), -(2**bits) - 1):
+        value = max(-(2**63), min(value, 2**63 - 1))
+        buf = encoded(parsed, value)
+        assert compile_reader(parsed)(buf, 0) == (value, len(buf))
 
 
 @pytest.mark.parametrize("schema, buf, why", [
