@@ -253,7 +253,7 @@ def main() -> None:
                       f"RSS {result.peak_rss_mb:5.0f} MB  cores {_cores(result.cores)}",
                       flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
-        print_table({name: _median(rs) for name, rs in results.items()}, o)
+        print_table({name: _median(rs) for name, rs in results.items()}, o, results)
     finally:
         for _, proc in reversed(started):
             proc.terminate()  # type: ignore[attr-defined]
@@ -271,7 +271,8 @@ TARGETS = (  # issue 7: (ratio, numerator, denominator, at least)
 REFERENCES = (("full pipeline / decoding loop, tuned", "consumer-run", "raw-avro-tuned"),)
 
 
-def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
+def print_table(results: dict[str, Result], o: argparse.Namespace,
+                rounds: dict[str, list[Result]]) -> None:
     print(f"\norders v1 Avro, {o.partitions} partitions; backlog {o.messages:,} records "
           f"(FastStream {o.faststream_backlog:,}); live load {o.live_rate}/s for "
           f"{o.live_seconds}s; fetch wait {o.fetch_wait_ms or 'library default'} ms; "
@@ -289,10 +290,23 @@ def print_table(results: dict[str, Result], o: argparse.Namespace) -> None:
         if numerator in results and denominator in results:
             ratio = results[numerator].rate / results[denominator].rate
             verdict = "met" if ratio >= target else "MISSED"
-            print(f"{what:<40} {ratio:7.2f}   target >= {target:g}: {verdict}")
+            print(f"{what:<40} {ratio:7.2f}   target >= {target:g}: {verdict:<6}"
+                  f"{_per_round(rounds, numerator, denominator, target)}")
     for what, numerator, denominator in REFERENCES:
         if numerator in results and denominator in results:
             print(f"{what:<40} {results[numerator].rate / results[denominator].rate:7.2f}")
+
+
+def _per_round(rounds: dict[str, list[Result]], numerator: str, denominator: str,
+               target: float) -> str:
+    """The ratio within each round (contenders of a round ran minutes apart, under the same
+    load): how far the median can be trusted on a machine whose speed drifts."""
+    ratios = [n.rate / d.rate for n, d in zip(rounds[numerator], rounds[denominator],
+                                               strict=True)]
+    if len(ratios) < 2:
+        return ""
+    met = sum(r >= target for r in ratios)
+    return f"  rounds {', '.join(f'{r:.2f}' for r in ratios)} ({met} of {len(ratios)} met)"
 
 
 def _cores(cores: dict[str, float]) -> str:
