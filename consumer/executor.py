@@ -54,7 +54,8 @@ class Executor:
         self._gate_until = 0.0    # monotonic time before which nothing new is dispatched
         # (messages, verdict): one entry per chunk of successes, one per failure decided
         self.results: deque[tuple[list[Any], Verdict]] = deque()
-        self.durations: list[float] = []   # handler seconds, taken by the observer
+        # Handler seconds, taken by the observer; None when metrics are off (nobody takes them)
+        self.durations: list[float] | None = []
         self.running = 0
         self._call_s = CHUNK_BUDGET_S       # moving average of one handler call
         self._pace_s = CHUNK_BUDGET_S       # moving average of a typical call: sizes chunks
@@ -225,7 +226,7 @@ class ThreadExecutor(Executor):
             self._wake(None)
 
     def _worker(self, me: int) -> None:
-        func, results, durations = self._func, self.results, self.durations
+        func, results = self._func, self.results
         clock = time.perf_counter
         while True:
             with self._cond:
@@ -263,7 +264,9 @@ class ThreadExecutor(Executor):
                     continue
                 calls.append(clock() - started)
                 done.append(message)
-            durations.extend(calls)
+            durations = self.durations   # None once the observer finds metrics off
+            if durations is not None:
+                durations.extend(calls)
             self._timed(len(chunk), clock() - chunk_started, sorted(calls)[len(calls) // 2])
             if done:
                 results.append((done, Verdict.DONE))

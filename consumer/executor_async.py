@@ -84,7 +84,7 @@ class AsyncExecutor(Executor):
         self._wake()
 
     async def _worker(self) -> None:
-        func, results, durations = self._func, self.results, self.durations
+        func, results = self._func, self.results
         clock = time.perf_counter
         while True:
             chunk = self._chunk()
@@ -105,18 +105,21 @@ class AsyncExecutor(Executor):
             if not chunk:
                 continue
             done = []
+            durations = self.durations   # None once the observer finds metrics off
             chunk_started = clock()
             for message in chunk:
                 started = clock()
                 try:
                     await func(message)
                 except BaseException as error:  # a handler bug must not kill its worker
-                    durations.append(clock() - started)
+                    if durations is not None:
+                        durations.append(clock() - started)
                     if self._failed(message, error):
                         self._dispatcher.release(message)
                     self._wake()
                     continue
-                durations.append(clock() - started)
+                if durations is not None:
+                    durations.append(clock() - started)
                 done.append(message)
                 self._dispatcher.release(message)
             if done:

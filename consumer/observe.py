@@ -28,6 +28,7 @@ class Observer:
         self.metrics = create_metrics(MetricsSettings(settings.topic, settings.group,
                                                       enabled=settings.metrics_port != 0))
         runtime.completion.latency_sample = [] if self.metrics.enabled else None
+        runtime.executor.durations = [] if self.metrics.enabled else None
         self.health = Health()
         self._server: MetricsServer | None = None
         self._port_file: str | None = None
@@ -80,8 +81,8 @@ class Observer:
                 metrics.data_errors(reason, total - self._data_errors[reason])
                 self._data_errors[reason] = total
         durations = rt.executor.durations
-        taken = len(durations)
-        if taken:
+        if durations:
+            taken = len(durations)
             metrics.processing_seconds(durations[:taken])
             del durations[:taken]  # workers append concurrently: keep what came after
         sample = completion.latency_sample

@@ -440,3 +440,20 @@ def test_a_retry_decided_while_a_drop_runs_is_neither_lost_nor_doubled(runs):
     assert run.executor.drop(keep) == []
     run.wait_until(lambda: run.executor.running == 0)
     assert sorted(m.message_id for m in run.executor.queued()) == ["a-0", "b-1"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("metrics_on", [True, False], ids=["metrics-on", "metrics-off"])
+def test_handler_durations_are_kept_only_while_metrics_take_them(kind, metrics_on, runs):
+    run = runs(kind, handler(kind, lambda m: None))
+    if not metrics_on:
+        run.executor.durations = None   # what the observer does when metrics are off
+    messages = keyed("abcd", 50)
+    run.executor.submit(messages)
+    run.finished(len(messages))
+    durations = run.executor.durations
+    if metrics_on:
+        assert durations is not None and len(durations) == len(messages)
+        assert all(seconds >= 0 for seconds in durations)
+    else:
+        assert durations is None
