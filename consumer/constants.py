@@ -98,5 +98,8 @@ IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # Set by the supervisor for each member: the file where the member writes the loopback port of
 # its own metrics server, which the supervisor merges into the one it serves.
 ENV_MEMBER_METRICS_FILE = "CONSUMER_MEMBER_METRICS_FILE"
+# Set by the supervisor when there is a core for every member: the CPU this member's Python
+# threads are to run on (member_process.pin_to_member_cpu).
+ENV_MEMBER_CPU = "CONSUMER_MEMBER_CPU"
 METRIC_MEMBER_RESTARTS = "consumer_member_restarts_total"
 METRIC_MEMBERS_RUNNING = "consumer_members_running"

@@ -27,6 +27,7 @@ from .config import Settings
 from .decode import Decoder
 from .feed import Feeder
 from .flow import Flow
+from .member_process import pin_to_member_cpu
 from .observe import Observer
 from .offsets import PartitionTracker
 from .outcome import Verdict
@@ -214,6 +215,7 @@ class Runtime:
     def run(self) -> int:
         self._install_signals()
         tune_interpreter()
+        pin_to_member_cpu()   # before the executor and the observer start their threads
         rb = self.rebalancer
         self.consumer.subscribe([self.settings.topic], on_assign=rb.on_assign,
                                 on_revoke=rb.on_revoke, on_lost=rb.on_lost)

@@ -49,6 +49,7 @@ from .member_process import (
     death_signal,
     describe_exit,
     member_arguments,
+    member_cpus,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class RestartPolicy:
 class Member:
     index: int
     port_file: Path
+    cpu: int | None = None   # where its Python threads run; None: wherever the kernel puts them
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     starts: int = 0
@@ -101,7 +103,8 @@ class Supervisor:
         self._policy = policy or RestartPolicy()
         self._shutdown_timeout_s = shutdown_timeout_s
         self._workdir = Path(tempfile.mkdtemp(prefix="consumer-members-"))
-        self.members = [Member(i, self._workdir / f"member-{i}.port") for i in range(processes)]
+        self.members = [Member(i, self._workdir / f"member-{i}.port", cpu=cpu)
+                        for i, cpu in enumerate(member_cpus(processes))]
         self.restarts = 0
         self._group: MemberGroup | None = None
         self._server: MetricsServer | None = None
@@ -175,6 +178,8 @@ class Supervisor:
         env = dict(os.environ)
         if self._group is not None:
             env[c.ENV_MEMBER_METRICS_FILE] = str(member.port_file)
+        if member.cpu is not None:
+            env[c.ENV_MEMBER_CPU] = str(member.cpu)
         member.proc = subprocess.Popen(self._command, env=env, stdin=subprocess.DEVNULL,
                                        process_group=0, preexec_fn=self._pre_exec)
         member.started_at = time.monotonic()

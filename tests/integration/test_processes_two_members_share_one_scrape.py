@@ -1,6 +1,9 @@
 """``consumer run --processes 2``: two member processes of one group share a topic, every
 message is handled once, and the supervisor's one metrics port shows both members: the sum of
-their counts and the lag of every partition, whichever member holds it."""
+their counts and the lag of every partition, whichever member holds it. With two cores or more
+each member's poll thread keeps to a core of its own."""
+
+import os
 
 import pytest
 
@@ -33,6 +36,13 @@ def test_two_members_share_the_topic_and_one_scrape_shows_both(bootstrap, unique
         assert supervisor.poll() is None, "the supervisor exited early"
         members = children(supervisor.pid)
         assert len(members) == 2, f"member processes: {members}"
+        usable = sorted(os.sched_getaffinity(0))
+        # a member's pid is its main thread's id: its poll thread
+        poll_thread_cpus = sorted(sorted(os.sched_getaffinity(pid)) for pid in members)
+        if len(usable) >= 2:
+            assert poll_thread_cpus == [[usable[0]], [usable[1]]]
+        else:
+            assert poll_thread_cpus == [usable, usable]
         wait_for(lambda: committed(bootstrap, group, topic, ends) == ends, 90, "the whole topic")
 
         def lag_of_every_partition_is_zero() -> bool:

@@ -93,6 +93,24 @@ def test_members_that_finish_on_their_own_are_not_restarted(tmp_path):
     assert len(starts(tmp_path)) == 3 and sup.restarts == 0
 
 
+# argv: STATE_DIR. Writes the CPU its supervisor gave it ("-": none) to STATE_DIR/cpu-PID.
+CPU_REPORTER = """
+import os, sys
+with open(os.path.join(sys.argv[1], f"cpu-{os.getpid()}"), "w") as f:
+    f.write(os.environ.get("CONSUMER_MEMBER_CPU", "-"))
+"""
+
+
+@pytest.mark.parametrize("processes, expected", [(2, ["3", "5"]), (3, ["-", "-", "-"])])
+def test_each_member_is_told_its_cpu_when_there_is_a_core_for_every_member(
+        tmp_path, monkeypatch, processes, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5})
+    sup = Supervisor([sys.executable, "-c", CPU_REPORTER, str(tmp_path)], processes,
+                     metrics_port=0, shutdown_timeout_s=5, policy=FAST)
+    assert sup.run() == 0
+    assert sorted(p.read_text() for p in tmp_path.glob("cpu-*")) == expected
+
+
 def test_a_member_refusing_its_settings_stops_the_group_with_status_2(tmp_path):
     # The first start refuses (bad usage, exit 2); the other member waits and is stopped
     # (under load, perhaps before it could note its own start).
