@@ -80,7 +80,7 @@ def member_cpus(processes: int) -> list[int | None]:
     many usable cores as members, else none (the kernel shares them out). A member's Python
     threads take turns under its GIL, so one core is all they can use at a time; kept on it,
     they keep their caches and hand the GIL over without crossing cores, and two members do not
-    chase each other around (two members on 2 cores: 100-114k msg/s against 88-101k moving, 5
+    chase each other around (two members on 2 cores: 100-123k msg/s against 88-103k moving, 5
     interleaved pairs, bench/RESULTS.md)."""
     cpus = sorted(os.sched_getaffinity(0))
     if processes < 2 or processes > len(cpus):
