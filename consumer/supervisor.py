@@ -178,6 +178,7 @@ class Supervisor:
         env = dict(os.environ)
         if self._group is not None:
             env[c.ENV_MEMBER_METRICS_FILE] = str(member.port_file)
+        env.pop(c.ENV_MEMBER_CPU, None)   # a member's own, never passed down from outside
         if member.cpu is not None:
             env[c.ENV_MEMBER_CPU] = str(member.cpu)
         member.proc = subprocess.Popen(self._command, env=env, stdin=subprocess.DEVNULL,

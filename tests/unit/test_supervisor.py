@@ -105,6 +105,7 @@ with open(os.path.join(sys.argv[1], f"cpu-{os.getpid()}"), "w") as f:
 def test_each_member_is_told_its_cpu_when_there_is_a_core_for_every_member(
         tmp_path, monkeypatch, processes, expected):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5})
+    monkeypatch.setenv("CONSUMER_MEMBER_CPU", "7")   # the supervisor's own env: not passed on
     sup = Supervisor([sys.executable, "-c", CPU_REPORTER, str(tmp_path)], processes,
                      metrics_port=0, shutdown_timeout_s=5, policy=FAST)
     assert sup.run() == 0
