@@ -85,7 +85,7 @@ def member_cpus(processes: int) -> list[int | None]:
     cpus = sorted(os.sched_getaffinity(0))
     if processes < 2 or processes > len(cpus):
         return [None] * processes
-    return [cpus[index] for index in range(processes)]
+    return list(cpus[:processes])
 
 
 def pin_to_member_cpu() -> None:
