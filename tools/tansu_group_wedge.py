@@ -5,9 +5,12 @@ Tansu keeps naming that departed member as the leader of every later generation;
 the leader's SyncGroup, every member's SyncGroup ends in "rebalance in progress", and no
 partition is ever assigned again, long after the storm is over.
 
-    .venv/bin/python tools/tansu_group_wedge.py [--storm-s 300] [--seed 1]
+    .venv/bin/python tools/tansu_group_wedge.py [--storm-s 300] [--seed 1] [--leave-when-stable]
 
-Prints who holds what after the storm; exits 1 when the group never settled (wedged).
+Prints who holds what after the storm; exits 1 when the group never settled (wedged). With
+``--leave-when-stable`` a member is stopped only once the broker has reported the group stable
+for 3 s, so no leader leaves during a rebalance: the group then settles (what the reliability
+suite's storm does on Tansu).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from consumer import services  # noqa: E402
-from tests.support.kafka import create_topic  # noqa: E402
+from tests.support.kafka import create_topic, wait_until_stable  # noqa: E402
 
 PARTITIONS = 6
 
@@ -65,6 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storm-s", type=float, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--leave-when-stable", action="store_true")
     parser.add_argument("--member", nargs=2, help=argparse.SUPPRESS)
     o = parser.parse_args()
     if o.member:
@@ -95,6 +99,8 @@ def main() -> int:
             if len(members) < 4 and (len(members) <= 2 or rnd.random() < 0.5):
                 join()
             else:
+                if o.leave_when_stable:
+                    wait_until_stable(bootstrap, "storm", for_s=3, timeout_s=60)
                 proc, _ = members.pop(rnd.randrange(len(members)))
                 proc.terminate()
                 proc.wait(30)

@@ -1,12 +1,12 @@
-"""Broker-side helpers for integration tests: topics, producing with exact end offsets, and
-reading a group's committed offsets."""
+"""Broker-side helpers for integration tests: topics, producing with exact end offsets,
+reading a group's committed offsets, and waiting for a group to be stable."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 # Tansu is fast to join with these; tests pass them to every consumer they start.
@@ -73,3 +73,25 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str,
             return
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def wait_until_stable(bootstrap: str, group: str, for_s: float, timeout_s: float) -> float:
+    """Waits until the broker has reported ``group`` stable for ``for_s`` on end (a
+    cooperative rebalance has a second round a moment after the first one settled); returns the
+    seconds waited."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    started = time.monotonic()
+    stable_since: float | None = None
+    while True:
+        now = time.monotonic()
+        state = admin.describe_consumer_groups([group])[group].result(10).state
+        if state != ConsumerGroupState.STABLE:
+            stable_since = None
+        elif stable_since is None:
+            stable_since = now
+        elif now - stable_since >= for_s:
+            return now - started
+        if now - started > timeout_s:
+            raise AssertionError(f"group {group} not stable for {for_s}s within {timeout_s}s "
+                                 f"(last state {state.name})")
+        time.sleep(0.2)
