@@ -54,10 +54,11 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
     record, sink = tmp_path / "record.txt", tmp_path / "sink.db"
     progress = Progress(record)
     logs: list[Path] = []
+    log_of: dict[int, Path] = {}
 
     def join():
         logs.append(tmp_path / f"member{len(logs)}.log")
-        return run_consumer(
+        member = run_consumer(
             bootstrap=bootstrap, topic=topic, group=group, record_file=record,
             log_file=logs[-1], handler="tests.support.handlers:upsert",
             extra=["--value-format", "json", "--redis", redis_url, "--concurrency", "4",
@@ -65,6 +66,14 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
                    "--retry-backoff-max-ms", "400"],
             env={"SINK_DB": str(sink), "HANDLER_DELAY_S": "0.005",
                  "FAIL_IDS": ",".join(poison_ids(stream))})
+        log_of[member.pid] = logs[-1]
+        return member
+
+    def in_group(member) -> bool:
+        """Leaves and the end's SIGTERMs are for members at work, never for one still starting
+        up (the storm may end on a join): that one would die of the signal before its
+        handlers are installed, which is no rebalance."""
+        return "assigned " in log_of[member.pid].read_text()
 
     load = LiveLoad(PlannedProducer(bootstrap, topic), stream, RATE_PER_S).start()
     members = [join(), join()]
@@ -82,12 +91,16 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
                 members.append(join())
                 joins += 1
             else:
+                wait_for(lambda: all(in_group(m) for m in members), 60,
+                         f"every member's first assignment (seed {seed})")
                 if LEAVE_WHEN_STABLE:
                     waited_for_stable_s += wait_until_stable(bootstrap, group, for_s=3,
                                                              timeout_s=60)
                 leaving = members.pop(rnd.randrange(len(members)))
                 leave_codes.append(stop(leaving))
         assert leave_codes and joins > 2, "the storm had no join or no leave"
+        wait_for(lambda: all(in_group(m) for m in members), 60,
+                 f"every member's first assignment (seed {seed})")
         sent = load.finish(60)
         ends = ends_of(sent)
         calm = time.monotonic()
