@@ -12,6 +12,10 @@ them, ``/healthz`` and ``/readyz`` included.
 Members get a process group of their own, so a terminal's Ctrl-C reaches only the supervisor,
 which forwards it once: a member receiving two signals would stop without committing. On Linux
 a member is sent SIGTERM when the supervisor dies, so none outlives it unsupervised.
+
+Its exit status after a stop is 0 when every member stopped cleanly (one that the stop's
+SIGTERM killed while it was still starting up had taken nothing, and counts as clean), 1
+otherwise, and 128 + the signal when a second signal killed the members.
 """
 
 from __future__ import annotations
@@ -199,6 +203,11 @@ class Supervisor:
         what = f"{member.name} (pid {pid}) {describe_exit(status)} after {ran_s:.1f}s"
         fields = {"member": member.name, "pid": pid, "status": status}
         if self._stop_deadline is not None:
+            if status == -signal.SIGTERM:
+                # Our SIGTERM killed it: a member catches it once its runtime is about to
+                # subscribe, so this one was still starting up and had taken nothing.
+                what += " while starting up, before it subscribed"
+                status = 0
             self._stop_statuses.append(status)
             (log.info if status == 0 else log.warning)(what, extra=fields)
         elif status == 0:

@@ -18,8 +18,9 @@ from consumer.errors import ConfigError
 from consumer.supervisor import RestartPolicy, Supervisor
 
 # argv: STATE_DIR. Each start appends its pid to STATE_DIR/starts; the Nth start (1-based)
-# behaves as STATE_DIR/plan's Nth word says: "exit:CODE", "wait" (until SIGTERM, then exit 0)
-# or "deaf" (ignores SIGTERM). The last word repeats.
+# behaves as STATE_DIR/plan's Nth word says: "exit:CODE", "wait" (until SIGTERM, then exit 0),
+# "deaf" (ignores SIGTERM) or "starting" (has no handler yet: SIGTERM kills it). The last word
+# repeats.
 MEMBER = """
 import os, signal, sys, time
 state = sys.argv[1]
@@ -33,7 +34,7 @@ if step.startswith("exit:"):
     sys.exit(int(step[5:]))
 if step == "deaf":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-else:
+elif step == "wait":
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 open(os.path.join(state, f"up-{os.getpid()}"), "w").close()
 while True:
@@ -134,6 +135,28 @@ def test_sigterm_is_forwarded_once_and_clean_exits_give_0(tmp_path):
     assert sup.run() == 0
     assert sup.restarts == 0
     assert not [pid for pid, _ in starts(tmp_path) if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_member_killed_by_the_stop_while_starting_up_counts_as_stopped_cleanly(tmp_path):
+    # A member catches SIGTERM from just before it subscribes: one that dies of it took nothing.
+    sup = supervisor(tmp_path, "wait starting", processes=2)
+    signal_when_up(tmp_path, 2, signal.SIGTERM)
+    assert sup.run() == 0
+    assert sup.restarts == 0
+
+
+def test_a_member_dying_otherwise_during_the_stop_gives_1(tmp_path):
+    sup = supervisor(tmp_path, "wait deaf", processes=2)
+    signal_when_up(tmp_path, 2, signal.SIGTERM)
+
+    def kill_the_deaf_one() -> None:   # once the stop has begun
+        while len(list(tmp_path.glob("up-*"))) < 2:
+            time.sleep(0.02)
+        time.sleep(1.0)
+        os.kill(starts(tmp_path)[1][0], signal.SIGKILL)
+
+    threading.Thread(target=kill_the_deaf_one, daemon=True).start()
+    assert sup.run() == 1
 
 
 def test_a_second_signal_kills_the_members_at_once(tmp_path):
