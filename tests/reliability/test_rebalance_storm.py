@@ -53,27 +53,27 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
                          seed=seed)
     record, sink = tmp_path / "record.txt", tmp_path / "sink.db"
     progress = Progress(record)
-    logs: list[Path] = []
-    log_of: dict[int, Path] = {}
+    log_of: dict[int, Path] = {}   # member pid -> its log, in the order they joined
 
     def join():
-        logs.append(tmp_path / f"member{len(logs)}.log")
+        log = tmp_path / f"member{len(log_of)}.log"
         member = run_consumer(
             bootstrap=bootstrap, topic=topic, group=group, record_file=record,
-            log_file=logs[-1], handler="tests.support.handlers:upsert",
+            log_file=log, handler="tests.support.handlers:upsert",
             extra=["--value-format", "json", "--redis", redis_url, "--concurrency", "4",
                    "--max-attempts", str(MAX_ATTEMPTS), "--retry-backoff-ms", "100",
                    "--retry-backoff-max-ms", "400"],
             env={"SINK_DB": str(sink), "HANDLER_DELAY_S": "0.005",
                  "FAIL_IDS": ",".join(poison_ids(stream))})
-        log_of[member.pid] = logs[-1]
+        log_of[member.pid] = log
         return member
 
-    def in_group(member) -> bool:
+    def wait_until_all_in_group() -> None:
         """Leaves and the end's SIGTERMs are for members at work, never for one still starting
         up (the storm may end on a join): that one would die of the signal before its
         handlers are installed, which is no rebalance."""
-        return "assigned " in log_of[member.pid].read_text()
+        wait_for(lambda: all("assigned " in log_of[m.pid].read_text() for m in members), 60,
+                 f"every member's first assignment (seed {seed})")
 
     load = LiveLoad(PlannedProducer(bootstrap, topic), stream, RATE_PER_S).start()
     members = [join(), join()]
@@ -91,16 +91,14 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
                 members.append(join())
                 joins += 1
             else:
-                wait_for(lambda: all(in_group(m) for m in members), 60,
-                         f"every member's first assignment (seed {seed})")
+                wait_until_all_in_group()
                 if LEAVE_WHEN_STABLE:
                     waited_for_stable_s += wait_until_stable(bootstrap, group, for_s=3,
                                                              timeout_s=60)
                 leaving = members.pop(rnd.randrange(len(members)))
                 leave_codes.append(stop(leaving))
         assert leave_codes and joins > 2, "the storm had no join or no leave"
-        wait_for(lambda: all(in_group(m) for m in members), 60,
-                 f"every member's first assignment (seed {seed})")
+        wait_until_all_in_group()
         sent = load.finish(60)
         ends = ends_of(sent)
         calm = time.monotonic()
@@ -113,7 +111,7 @@ def test_rebalance_storm(bootstrap, redis_url, unique, tmp_path):
         final_codes = [stop(m) for m in members]
     assert set(leave_codes + final_codes) == {0}, \
         f"exit statuses: left {leave_codes}, at the end {final_codes} (seed {seed})"
-    member_logs = [log.read_text() for log in logs]
+    member_logs = [log.read_text() for log in log_of.values()]
     unfinished = sum(log.count("with work unfinished") + log.count("lost ")
                      for log in member_logs)
     calls = sorted(e.at for e in events(record) if e.kind == "start")
