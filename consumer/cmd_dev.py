@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from contextlib import nullcontext
+from pathlib import Path
 
 from .devstack import DevStack
 from .output import console, print_json, table
@@ -48,8 +49,17 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        table("embedded stack", ["component", "running", "answering", "address", "pid", "log"],
-              [[name, r["running"], r["answering"], r["address"], r["pid"], r["log"]]
+        # The logs share a folder: named once below, so the table fits 80 columns.
+        logs = {name: Path(str(r["log"])) for name, r in report.items() if r["log"]}
+        table("embedded stack", ["component", "state", "address", "pid", "log"],
+              [[name, _state(r), r["address"], r["pid"], logs[name].name if name in logs else None]
                for name, r in report.items()])
+        if logs:
+            console.print("logs in " + ", ".join(sorted({str(p.parent) for p in logs.values()})))
     return 0 if all(r["answering"] for r in report.values()) else 1
 
+
+def _state(report: dict[str, object]) -> str:
+    if report["answering"]:
+        return "answering"
+    return "running, not answering" if report["running"] else "stopped"

@@ -63,6 +63,7 @@ def now_ms() -> int:
 
 _GAP = 3  # between columns: padding, rule, padding
 _FLEX_WANTED = 32
+_FLEX_SHORT = 16
 _NARROWEST = 10
 _RIGHT_ALIGNED = {"offset", "att", "age"}
 
@@ -72,14 +73,16 @@ def fitted_table(title: str, columns: list[tuple[str, int | None]], rows: list[l
     """One line per row, ``width`` wide at most. ``columns`` are (header, width it may be cut
     to): None for never (short fixed columns), 0 for the flexible one (the error). When the
     terminal is too narrow, the long columns are cut to their width first, then the flexible
-    one to a readable width, then the long ones further, then the flexible one to its
-    minimum; every cut ends in an ellipsis."""
+    one to a readable width and on to a short one (ids and where a letter came from are what
+    an operator looks up next, the error's whole text is in ``--json``), then the long ones
+    further, then the flexible one to its minimum; every cut ends in an ellipsis."""
     widths = [max([len(header)] + [len(row[i]) for row in rows])
               for i, (header, _) in enumerate(columns)]
     flex = next(i for i, (_, cut_to) in enumerate(columns) if cut_to == 0)
     long = [i for i, (_, cut_to) in enumerate(columns) if cut_to]
     excess = sum(widths) + _GAP * (len(widths) - 1) - width
-    for index, floor in ([(i, columns[i][1] or 0) for i in long] + [(flex, _FLEX_WANTED)]
+    for index, floor in ([(i, columns[i][1] or 0) for i in long]
+                         + [(flex, _FLEX_WANTED), (flex, _FLEX_SHORT)]
                          + [(i, _NARROWEST) for i in long] + [(flex, 12)]):
         cut = max(0, min(excess, widths[index] - floor))
         widths[index] -= cut

@@ -1,5 +1,6 @@
 """`consumer dev up --json` on a fresh home: every address it prints answers, a produce/consume
 round trip works on its broker, `up` again changes nothing, `status` reports all three, and
+the human `status` fits 80 columns, and
 `down` stops only what `up` started (another Redis keeps running, a taken port is avoided)."""
 
 import json
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 def dev(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "consumer", "dev", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "CONSUMER_HOME": str(home)})
+                          env={**os.environ, "CONSUMER_HOME": str(home), "COLUMNS": "80"})
 
 
 def test_dev_up_round_trip_idempotent_and_down(tmp_path, redis_url):
@@ -58,6 +59,12 @@ def test_dev_up_round_trip_idempotent_and_down(tmp_path, redis_url):
         assert json.loads(again.stdout) == addresses, "up twice changed the stack"
         status = json.loads(dev(tmp_path, "status", "--json").stdout)
         assert all(s["running"] and s["answering"] for s in status.values())
+        shown = dev(tmp_path, "status").stdout.splitlines()
+        assert all(len(line) <= 80 for line in shown), "\n".join(shown)
+        for component in ("broker", "redis", "registry"):
+            row = next(line for line in shown if f" {component} " in line)
+            assert "answering" in row and f"{component}.log" in row
+        assert f"logs in {tmp_path}" in "".join(shown)   # a long path may fold
     finally:
         down = dev(tmp_path, "down")
         squatter.close()

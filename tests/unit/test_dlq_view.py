@@ -70,3 +70,11 @@ def test_an_80_column_terminal_keeps_offset_category_attempts_and_age():
     for cell in ("2:1234", "handler", " 5 ", "1m30s"):
         assert cell in row
     assert "GatewayRejected" in row and "…" in row
+
+
+def test_an_80_column_terminal_cuts_the_error_before_a_short_message_id():
+    letter = replace(LETTER, message_id="ord-00000009", original_topic="smoke",
+                     original_partition=3, original_offset=1)
+    row = render(80, [letter])[-1]
+    assert "ord-00000009" in row and "smoke[3]@1" in row
+    assert "GatewayRejected" in row and "…" in row
