@@ -63,7 +63,6 @@ def now_ms() -> int:
 
 _GAP = 3  # between columns: padding, rule, padding
 _FLEX_WANTED = 32
-_FLEX_SHORT = 16
 _NARROWEST = 10
 _RIGHT_ALIGNED = {"offset", "att", "age"}
 
@@ -73,16 +72,16 @@ def fitted_table(title: str, columns: list[tuple[str, int | None]], rows: list[l
     """One line per row, ``width`` wide at most. ``columns`` are (header, width it may be cut
     to): None for never (short fixed columns), 0 for the flexible one (the error). When the
     terminal is too narrow, the long columns are cut to their width first, then the flexible
-    one to a readable width and on to a short one (ids and where a letter came from are what
-    an operator looks up next, the error's whole text is in ``--json``), then the long ones
-    further, then the flexible one to its minimum; every cut ends in an ellipsis."""
+    one to a readable width, then the long ones further, then the flexible one to its
+    minimum. Cuts end in an ellipsis, but message ids and origins are cut in the middle: one
+    producer's ids often share a prefix, and an origin's partition and offset are its end
+    (``_CUTTERS``)."""
     widths = [max([len(header)] + [len(row[i]) for row in rows])
               for i, (header, _) in enumerate(columns)]
     flex = next(i for i, (_, cut_to) in enumerate(columns) if cut_to == 0)
     long = [i for i, (_, cut_to) in enumerate(columns) if cut_to]
     excess = sum(widths) + _GAP * (len(widths) - 1) - width
-    for index, floor in ([(i, columns[i][1] or 0) for i in long]
-                         + [(flex, _FLEX_WANTED), (flex, _FLEX_SHORT)]
+    for index, floor in ([(i, columns[i][1] or 0) for i in long] + [(flex, _FLEX_WANTED)]
                          + [(i, _NARROWEST) for i in long] + [(flex, 12)]):
         cut = max(0, min(excess, widths[index] - floor))
         widths[index] -= cut
@@ -92,10 +91,32 @@ def fitted_table(title: str, columns: list[tuple[str, int | None]], rows: list[l
     for (header, _), column_width in zip(columns, widths, strict=True):
         view.add_column(header, width=column_width, no_wrap=True, overflow="ellipsis",
                         justify="right" if header in _RIGHT_ALIGNED else "left")
+    shorteners = [(i, _CUTTERS[header]) for i, (header, _) in enumerate(columns)
+                  if header in _CUTTERS]
     for row in rows:
+        for i, shorten in shorteners:
+            row = [*row[:i], shorten(row[i], widths[i]), *row[i + 1:]]
         # Text, not markup: letters carry arbitrary text such as "[x]".
         view.add_row(*(Text(cell) for cell in row))
     return view
+
+
+def _cut_middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def _cut_topic(origin: str, width: int) -> str:
+    """``topic[partition]@offset`` with as much of the topic as fits."""
+    where = origin[origin.rfind("["):]
+    if len(origin) <= width or len(where) + 2 > width:
+        return _cut_middle(origin, width)
+    return origin[:width - 1 - len(where)] + "…" + where
+
+
+_CUTTERS = {"message id": _cut_middle, "original": _cut_topic}
 
 
 _LETTER_COLUMNS: list[tuple[str, int | None]] = [

@@ -72,9 +72,14 @@ def test_an_80_column_terminal_keeps_offset_category_attempts_and_age():
     assert "GatewayRejected" in row and "…" in row
 
 
-def test_an_80_column_terminal_cuts_the_error_before_a_short_message_id():
-    letter = replace(LETTER, message_id="ord-00000009", original_topic="smoke",
-                     original_partition=3, original_offset=1)
-    row = render(80, [letter])[-1]
-    assert "ord-00000009" in row and "smoke[3]@1" in row
-    assert "GatewayRejected" in row and "…" in row
+def test_a_cut_message_id_or_origin_keeps_its_start_and_its_end():
+    # One producer's ids share a prefix: cut at the end, the demo's four letters all read
+    # "ord-e38314-p…". An origin's partition and offset are its end.
+    letters = [replace(LETTER, offset=n, message_id=f"ord-e38314-poison-{n}",
+                       original_topic="orders.eu-west", original_partition=3,
+                       original_offset=561) for n in (1, 2)]
+    rows = render(80, letters)[-2:]
+    for n, row in zip((1, 2), rows, strict=True):
+        cell = row.split()[1]
+        assert cell.startswith("ord-") and cell.endswith(f"-{n}") and "…" in cell, row
+        assert "…[3]@561" in row and "orders.eu-west" not in row, row
