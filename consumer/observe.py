@@ -4,6 +4,7 @@ cost of observability stays a list append."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -18,7 +19,14 @@ from .member_process import MEMBER_HOST, announce_port, member_port_file
 from .metrics import MetricsSettings, create_metrics
 from .null_counts import count_nulls, nullable_fields
 
+log = logging.getLogger(__name__)
+
 PUBLISH_EVERY_S = 0.25
+# Until the group coordinator first assigns this member, a warning after this long and then
+# at this interval: a member that waits in silence looks hung (Tansu, the embedded broker,
+# admits a member after about session.timeout.ms/2: 23 s with librdkafka's default).
+JOIN_WARN_AFTER_S = 10.0
+JOIN_WARN_EVERY_S = 30.0
 
 
 class Observer:
@@ -37,6 +45,8 @@ class Observer:
         self._data_errors: Counter[str] = Counter()
         self._dedup: dict[str, int] = {}
         self._next_publish = 0.0
+        self._joined = False
+        self._join_started = self._next_join_warning = 0.0
         reader = read_reader_schema(settings.reader_schema) \
             if settings.value_format == "avro" else None
         self._nullable = nullable_fields(reader) if reader else ()
@@ -52,6 +62,12 @@ class Observer:
                                     settings.topic, runtime.positions)
 
     def start(self) -> None:
+        """Called right after subscribing."""
+        self._join_started = time.monotonic()
+        self._next_join_warning = self._join_started + JOIN_WARN_AFTER_S
+        settings = self._rt.settings
+        log.info("joining group %s on %s for %s", settings.group, settings.bootstrap,
+                 settings.topic)
         if self._server is not None:
             port = self._server.start()
             if self._port_file:
@@ -63,6 +79,12 @@ class Observer:
         """Once per poll-loop turn."""
         self.health.heartbeat()
         now = time.monotonic()
+        if not self._joined and now >= self._next_join_warning:
+            self._next_join_warning = now + JOIN_WARN_EVERY_S
+            log.warning("still waiting to join group %s (%.0fs): the broker decides when; "
+                        "the embedded one takes about session.timeout.ms/2, shortened by "
+                        "-X session.timeout.ms=6000", self._rt.settings.group,
+                        now - self._join_started)
         if now >= self._next_publish:
             self._next_publish = now + PUBLISH_EVERY_S
             self.publish()
@@ -121,6 +143,7 @@ class Observer:
         self.metrics.breaker_state(name, new.label)
 
     def ready(self, is_ready: bool, reason: str = "assignment lost") -> None:
+        self._joined = self._joined or is_ready
         self.health.ready(is_ready, reason)
 
     def close(self) -> None:
