@@ -45,17 +45,16 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    report = DevStack().status()
+    stack = DevStack()
+    report = stack.status()
     if args.json:
         print_json(report)
     else:
-        # The logs share a folder: named once below, so the table fits 80 columns.
-        logs = {name: Path(str(r["log"])) for name, r in report.items() if r["log"]}
+        # Logs live in the stack's home: named once below, so the table fits 80 columns.
         table("embedded stack", ["component", "state", "address", "pid", "log"],
-              [[name, _state(r), r["address"], r["pid"], logs[name].name if name in logs else None]
+              [[name, _state(r), r["address"], r["pid"], r["log"] and Path(str(r["log"])).name]
                for name, r in report.items()])
-        if logs:
-            console.print("logs in " + ", ".join(sorted({str(p.parent) for p in logs.values()})))
+        console.print(f"state and logs in {stack.home}")
     return 0 if all(r["answering"] for r in report.values()) else 1
 
 

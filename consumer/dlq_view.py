@@ -94,8 +94,9 @@ def fitted_table(title: str, columns: list[tuple[str, int | None]], rows: list[l
     shorteners = [(i, _CUTTERS[header]) for i, (header, _) in enumerate(columns)
                   if header in _CUTTERS]
     for row in rows:
+        row = row.copy()
         for i, shorten in shorteners:
-            row = [*row[:i], shorten(row[i], widths[i]), *row[i + 1:]]
+            row[i] = shorten(row[i], widths[i])
         # Text, not markup: letters carry arbitrary text such as "[x]".
         view.add_row(*(Text(cell) for cell in row))
     return view

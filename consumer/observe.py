@@ -5,6 +5,7 @@ cost of observability stays a list append."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -45,7 +46,7 @@ class Observer:
         self._data_errors: Counter[str] = Counter()
         self._dedup: dict[str, int] = {}
         self._next_publish = 0.0
-        self._joined = False
+        # inf once first assigned: no more warnings
         self._join_started = self._next_join_warning = 0.0
         reader = read_reader_schema(settings.reader_schema) \
             if settings.value_format == "avro" else None
@@ -79,7 +80,7 @@ class Observer:
         """Once per poll-loop turn."""
         self.health.heartbeat()
         now = time.monotonic()
-        if not self._joined and now >= self._next_join_warning:
+        if now >= self._next_join_warning:
             self._next_join_warning = now + JOIN_WARN_EVERY_S
             log.warning("still waiting to join group %s (%.0fs): the broker decides when; "
                         "the embedded one takes about session.timeout.ms/2, shortened by "
@@ -143,7 +144,8 @@ class Observer:
         self.metrics.breaker_state(name, new.label)
 
     def ready(self, is_ready: bool, reason: str = "assignment lost") -> None:
-        self._joined = self._joined or is_ready
+        if is_ready:
+            self._next_join_warning = math.inf
         self.health.ready(is_ready, reason)
 
     def close(self) -> None:

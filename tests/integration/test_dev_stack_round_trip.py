@@ -1,7 +1,6 @@
 """`consumer dev up --json` on a fresh home: every address it prints answers, a produce/consume
-round trip works on its broker, `up` again changes nothing, `status` reports all three, and
-the human `status` fits 80 columns, and
-`down` stops only what `up` started (another Redis keeps running, a taken port is avoided)."""
+round trip works on its broker, `up` again changes nothing, `status` reports all three (for
+people in 80 columns), and `down` stops only what `up` started (another Redis keeps running, a taken port is avoided)."""
 
 import json
 import os
