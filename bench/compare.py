@@ -60,6 +60,7 @@ class Result:
     peak_rss_mb: float
     cores: dict[str, float]   # what was in use while the backlog was read: contender, broker, redis
     wall_rate: float          # see _rates
+    start_spread_s: float
 
 
 class RssSampler:
@@ -178,7 +179,7 @@ def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTop
         meter.start()
         _wait(proc, probe_dir, "backlog", backlog, o.timeout_s, name)
         meter.stop()
-        rate, wall_rate = _rates(read_states(probe_dir))
+        rate, wall_rate, start_spread_s = _rates(read_states(probe_dir))
         feed.live(o.live_rate * o.live_seconds, o.live_rate)
         _wait(proc, probe_dir, "live", o.live_rate * o.live_seconds, 60, name)
     finally:
@@ -193,21 +194,23 @@ def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTop
     if not latencies:
         raise SystemExit(f"{name}: no latencies written (see its log in {s['workdir']})")
     return Result(backlog, rate, _percentile(latencies, 50), _percentile(latencies, 99),
-                  peak / 2**20, meter.cores, wall_rate)
+                  peak / 2**20, meter.cores, wall_rate, start_spread_s)
 
 
-def _rates(states: list[dict[str, float]]) -> tuple[float, float]:
+def _rates(states: list[dict[str, float]]) -> tuple[float, float, float]:
     """The contender's rate, the sum of its processes' own rates (each its backlog over its
     first to last record), and the wall rate (all records over the first to the last of
     any). They differ only where processes start apart: on Tansu two members of a new group
     get their partitions up to a second apart (a follower's SyncGroup that arrives before the
     leader's is answered on the broker's next tick, ~1 s later: seen in 2 of 9 starts), a
-    second one member reads alone, a third of a 300,000-record run at 100k msg/s."""
+    second one member reads alone, a third of a 300,000-record run at 100k msg/s. Third: how
+    far apart the processes saw their first records."""
     readers = [st for st in states if st["backlog"] and st["last_s"] > st["first_s"]]
     total = sum(st["backlog"] for st in states)
     own = sum(st["backlog"] / (st["last_s"] - st["first_s"]) for st in readers)
     wall = max(st["last_s"] for st in readers) - min(st["first_s"] for st in readers)
-    return own, total / wall
+    starts = [st["first_s"] for st in readers]
+    return own, total / wall, max(starts) - min(starts)
 
 
 def _wait(proc: subprocess.Popen[bytes], probe_dir: str, field: str, target: int,
@@ -262,7 +265,8 @@ def main() -> None:
                 result = measure(name, o, s, feed, services_pids)
                 results[name].append(result)
                 print(f"round {round_no + 1}: {LABELS[name]:<28} {result.rate:>9,.0f} msg/s  "
-                      f"(wall {result.wall_rate:>9,.0f})  "
+                      f"(wall {result.wall_rate:>9,.0f}, starts {result.start_spread_s:4.2f} s "
+                      "apart)  "
                       f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  "
                       f"RSS {result.peak_rss_mb:5.0f} MB  cores {_cores(result.cores)}",
                       flush=True)
@@ -334,7 +338,8 @@ def _median(results: list[Result]) -> Result:
                   statistics.median(r.peak_rss_mb for r in results),
                   {k: statistics.median(r.cores.get(k, 0.0) for r in results)
                    for k in results[0].cores},
-                  statistics.median(r.wall_rate for r in results))
+                  statistics.median(r.wall_rate for r in results),
+                  statistics.median(r.start_spread_s for r in results))
 
 
 if __name__ == "__main__":
