@@ -306,9 +306,9 @@ def print_table(results: dict[str, Result], o: argparse.Namespace,
     print()
     for what, numerator, denominator, target in TARGETS:
         if numerator in results and denominator in results:
-            ratio = results[numerator].rate / results[denominator].rate
-            verdict = "met" if ratio >= target else "MISSED"
-            print(f"{what:<40} {ratio:7.2f}   target >= {target:g}: {verdict:<6}"
+            achieved = results[numerator].rate / results[denominator].rate
+            verdict = "met" if achieved >= target else "MISSED"
+            print(f"{what:<40} {achieved:7.2f}   target >= {target:g}: {verdict:<6}"
                   f"{_per_round(rounds, numerator, denominator, target)}")
     for what, numerator, denominator in REFERENCES:
         if numerator in results and denominator in results:
