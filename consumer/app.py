@@ -19,8 +19,8 @@ from .dedup_settings import DedupSettings
 from .dispatch import Dispatcher, lane_of
 from .duplicates import DuplicateFilter
 from .errors import ConfigError
-from .executor import ThreadExecutor
 from .executor_async import AsyncExecutor
+from .executor_threads import ThreadExecutor
 from .feed import Feeder
 from .handler import load_handler
 from .kafka import admin, consumer_config, partition_count

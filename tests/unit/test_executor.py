@@ -17,8 +17,9 @@ import pytest
 from consumer import executor as executor_module
 from consumer.dispatch import Dispatcher
 from consumer.errors import BreakerOpenError, RedisUnavailable, TransientError
-from consumer.executor import Executor, ThreadExecutor
+from consumer.executor import Executor
 from consumer.executor_async import AsyncExecutor
+from consumer.executor_threads import ThreadExecutor
 from consumer.outcome import OutcomePolicy, Verdict
 from consumer.retry import BackoffPolicy
 
