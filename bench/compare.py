@@ -198,13 +198,12 @@ def measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTop
 
 
 def _rates(states: list[dict[str, float]]) -> tuple[float, float, float]:
-    """The contender's rate, the sum of its processes' own rates (each its backlog over its
-    first to last record), and the wall rate (all records over the first to the last of
-    any). They differ only where processes start apart: on Tansu two members of a new group
-    get their partitions up to a second apart (a follower's SyncGroup that arrives before the
-    leader's is answered on the broker's next tick, ~1 s later: seen in 2 of 9 starts), a
-    second one member reads alone, a third of a 300,000-record run at 100k msg/s. Third: how
-    far apart the processes saw their first records."""
+    """The contender's rate: the sum of its processes' own rates, each its backlog over its
+    own first to last record. Beside it, the wall rate (all records over the first to the last
+    of any) and how far apart the processes saw their first records. The rates differ only
+    where processes start apart, as members of a new group on Tansu sometimes do: a
+    follower's SyncGroup that reaches it before the leader's is answered ~1 s later
+    (bench/RESULTS.md), a second in which one member reads alone."""
     readers = [st for st in states if st["backlog"] and st["last_s"] > st["first_s"]]
     total = sum(st["backlog"] for st in states)
     own = sum(st["backlog"] / (st["last_s"] - st["first_s"]) for st in readers)

@@ -29,9 +29,6 @@ CHUNK_BUDGET_S = 0.001
 # its handler call, so a copy another member finished meanwhile is not handled twice.
 PRESTART_STALE_S = 0.25
 PRESTART_RETRY_S = 1.0     # Redis did not answer: dispatch waits this long
-# A worker that took its chunk longer ago than this may be stuck in a slow call: ready
-# messages do not count on it to take them next.
-TAKING_FRESH_S = 2 * CHUNK_BUDGET_S
 
 
 class Executor:

@@ -9,8 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import RedisUnavailable
-from .executor import CHUNK_BUDGET_S, TAKING_FRESH_S, Executor
+from .executor import CHUNK_BUDGET_S, Executor
 from .outcome import Verdict
+
+# A worker that took its chunk longer ago than this may be stuck in a slow call: ready
+# messages do not count on it to take them next.
+TAKING_FRESH_S = 2 * CHUNK_BUDGET_S
 
 
 class ThreadExecutor(Executor):

@@ -19,7 +19,7 @@ from consumer.dispatch import Dispatcher
 from consumer.errors import BreakerOpenError, RedisUnavailable, TransientError
 from consumer.executor import Executor
 from consumer.executor_async import AsyncExecutor
-from consumer.executor_threads import ThreadExecutor
+from consumer.executor_threads import TAKING_FRESH_S, ThreadExecutor
 from consumer.outcome import OutcomePolicy, Verdict
 from consumer.retry import BackoffPolicy
 
@@ -163,7 +163,7 @@ def test_a_message_left_to_a_worker_stuck_in_a_slow_call_goes_to_an_idle_one(run
     run.executor.submit([msg("slow", 1)])
     run.wait_until(lambda: run.executor.running == 1)
     run.executor.submit([msg("fast", 2)])          # left to the worker that just took one
-    time.sleep(2 * executor_module.TAKING_FRESH_S)
+    time.sleep(2 * TAKING_FRESH_S)
     run.executor.nudge()                           # the poll loop's next turn
     run.wait_until(lambda: "fast-2" in handled)
     assert "slow-1" not in handled
