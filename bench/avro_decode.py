@@ -1,7 +1,8 @@
 """Avro decode + validation cost per record on the example `orders` schema, in microseconds:
-``AvroDecoder.decode`` (wire-format header, cached writer schema, the reader generated for it
-by ``avro_reader``, end-of-value checks; fastavro when resolving to a reader schema) and the
-generated reader alone, against bare fastavro ``schemaless_reader`` measured in the same run.
+``AvroDecoder.decode`` (wire-format header, cached writer schema, its C reader from
+``avro_reader``, end-of-value checks; fastavro when resolving to a reader schema), the C reader
+and the generated Python reader alone, against bare fastavro ``schemaless_reader`` measured in
+the same run.
 
     .venv/bin/python bench/avro_decode.py [--records N] [--repeat R]
 
@@ -72,15 +73,18 @@ def main() -> None:
                 bodies = [p[5:] for p in payloads]
                 parsed_v1, parsed_v2 = fastavro.parse_schema(v1), fastavro.parse_schema(v2)
                 plain, as_v1 = AvroDecoder(registry), AvroDecoder(registry, v1)
-                generated = compile_reader(parsed_v2)
-                assert generated is not None
+                native = compile_reader(parsed_v2, native=True)
+                generated = compile_reader(parsed_v2, native=False)
+                assert native is not None and generated is not None
                 rows = best_per_record_us([
                     ("fastavro schemaless_reader (baseline)",
                      lambda b: fastavro.schemaless_reader(io.BytesIO(b), parsed_v2), bodies),
                     ("fastavro schemaless_reader, v2 resolved to v1",
                      lambda b: fastavro.schemaless_reader(io.BytesIO(b), parsed_v2, parsed_v1),
                      bodies),
-                    ("generated reader (avro_reader)", lambda b: generated(b, 0), bodies),
+                    ("generated Python reader (avro_reader)", lambda b: generated(b, 0),
+                     bodies),
+                    ("C reader (_avro_native)", lambda b: native(b, 0), bodies),
                     ("AvroDecoder.decode, writer schema", plain.decode, payloads),
                     ("AvroDecoder.decode, v2 resolved to v1 reader", as_v1.decode, payloads),
                 ], args.repeat)

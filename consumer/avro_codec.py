@@ -1,8 +1,8 @@
 """Avro in Confluent's wire format: byte 0, the writer schema id (4 bytes, big-endian), then the
 Avro binary body. ``AvroDecoder`` is on the runtime's hot path: per record it reads the header,
-finds the plan cached for that writer id and calls the reader generated for that schema
-(``avro_reader``) with no copy of the bytes; fastavro reads what needs resolving to a reader
-schema and what the generated readers leave to it."""
+finds the plan cached for that writer id and calls the reader made for that schema
+(``avro_reader``: in C, or generated Python) with no copy of the bytes; fastavro reads what
+needs resolving to a reader schema and what ``avro_plan`` leaves to it."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ class _Plan:
     refusal: str | None = None
     """Why this writer cannot be read as the reader schema, when it cannot."""
     read: Reader | None = None
-    """The reader generated for the writer schema, when no resolution is needed and the
-    schema is one ``avro_reader`` covers; else fastavro reads."""
+    """The reader made for the writer schema, when no resolution is needed and the schema is
+    one ``avro_plan`` covers; else fastavro reads."""
 
 
 def underlying(schema: Any) -> Any:

@@ -1,34 +1,65 @@
-"""Avro readers generated for one writer schema: Python source in which every field's decoding
-is written out for that schema, compiled once and kept with the schema's plan. fastavro's
-reader walks the schema for every record; on the runtime's `orders` records this reads ~1.8x
-faster (bench/avro_decode.py), and decoding is most of what an Avro message costs the poll
-thread.
+"""Readers for one writer schema, made once and kept with the schema's plan. fastavro's reader
+walks the schema for every record; decoding is most of what an Avro message costs the poll
+thread, so the runtime reads with its own readers (bench/avro_decode.py has the figures):
+
+- the C reader (``_avro_native.c``, built by ``pip install`` where a C compiler is found): ~4x
+  faster than the generated Python reader on the `orders` records, ~8x faster than fastavro;
+- else Python source in which every field's decoding is written out for the schema's plan
+  (``avro_plan``), compiled once: ~1.8x faster than fastavro.
 
 ``compile_reader(parsed)`` takes fastavro's parsed form and returns ``read(buf, pos) -> (record,
-end)``, or None for what it leaves to fastavro: recursive types, arrays and maps whose items
-can take no bytes (a count could not be checked against the bytes left), and anything it does
-not know. Records come out as fastavro gives them, logical types included (fastavro's own
-converters, the two timestamp ones written out); tests/unit/test_avro_reader.py checks that
-against fastavro on hypothesis-generated records and bytes.
+end)``, or None for what ``avro_plan`` leaves to fastavro. Records come out as fastavro gives
+them, logical types included (fastavro's own converters, the two timestamp ones written out);
+tests/unit/test_avro_reader.py checks both readers against fastavro on hypothesis-generated
+records and bytes.
 
-Corrupt input raises (IndexError past the end, UnicodeDecodeError, struct.error, DecodeError);
-the caller compares ``end`` with the length, so a value that stops early or runs on is caught.
+Corrupt input raises (DecodeError, and from the Python reader IndexError past the end and
+struct.error; UnicodeDecodeError, and OverflowError for a timestamp Python cannot hold); the
+caller compares ``end`` with the length, so a value that stops early or runs on is caught.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import logging
 import struct
 from collections.abc import Callable
 from typing import Any
 
-from fastavro.read import LOGICAL_READERS
-
+from .avro_plan import (
+    ARRAY,
+    BOOLEAN,
+    BYTES,
+    DOUBLE,
+    ENUM,
+    FIXED,
+    FLOAT,
+    LOGICAL,
+    LONG,
+    MAP,
+    NULL,
+    RECORD,
+    STRING,
+    TIMESTAMP_MICROS,
+    TIMESTAMP_MILLIS,
+    UNION,
+    Plan,
+    Unsupported,
+    plan_of,
+)
 from .errors import DecodeError
+
+try:
+    from . import _avro_native  # type: ignore[attr-defined]
+except ImportError:   # no C compiler where it was installed: the Python readers serve
+    _avro_native = None
+
+log = logging.getLogger(__name__)
 
 Reader = Callable[[bytes, int], tuple[Any, int]]
 
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+NATIVE = _avro_native is not None
 UTC_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 MAX_VARINT_SHIFT = 63   # ten bytes hold 64 bits: a longer varint is not Avro
 ZIGZAG = tuple((b >> 1) ^ -(b & 1) for b in range(128))   # a one-byte long's value
@@ -38,13 +69,42 @@ ZIGZAG = tuple((b >> 1) ^ -(b & 1) for b in range(128))   # a one-byte long's va
 EXACT_FLOAT_MS = 4 * 10**12
 
 
-class _Unsupported(Exception):
-    """Raised while generating: this schema is left to fastavro."""
+def compile_reader(parsed: Any, *, native: bool = NATIVE) -> Reader | None:
+    """A reader for fastavro's parsed form of a writer schema, or None (left to fastavro).
+    ``native=False`` gives the generated Python reader even where the C one is built."""
+    try:
+        plan = plan_of(parsed)
+    except Unsupported:
+        return None
+    if not NATIVE:
+        _warn_once_without_c_reader()
+    if native:
+        if _avro_native is None:
+            raise RuntimeError("the C Avro reader is not built (no C compiler at install?)")
+        reader: Reader = _avro_native.Reader(plan, DecodeError).read
+        return reader
+    return python_reader(plan)
+
+
+@functools.cache
+def _warn_once_without_c_reader() -> None:
+    log.warning("the C Avro reader is not built (no C compiler when consumer was installed): "
+                "records are read by generated Python code, ~4x slower")
+
+
+def python_reader(plan: Plan) -> Reader:
+    source = _Source()
+    source.value(plan, "result", 1)
+    text = "\n".join(["def read(buf, pos):", "    size = len(buf)", *source.lines,
+                      "    return result, pos", ""])
+    namespace = dict(source.constants)
+    exec(compile(text, "<avro reader>", "exec"), namespace)
+    reader: Reader = namespace["read"]
+    return reader
 
 
 class _Source:
-    def __init__(self, named: dict[str, Any]) -> None:
-        self.named = named
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {"DecodeError": DecodeError,
                                           "timedelta": datetime.timedelta,
@@ -52,7 +112,6 @@ class _Source:
                                           "UTC": datetime.UTC, "UTC_EPOCH": UTC_EPOCH,
                                           "ZIGZAG": ZIGZAG, "EXACT_MS": EXACT_FLOAT_MS}
         self._count = 0
-        self._open: set[str] = set()   # records being generated, by full name
 
     def var(self, stem: str) -> str:
         self._count += 1
@@ -75,7 +134,9 @@ class _Source:
         self.emit(depth + 1, "a = b & 127")
         inner = depth + 1
         for shift in range(7, MAX_VARINT_SHIFT + 1, 7):
-            self.emit(inner, f"b = buf[pos]; pos += 1; a |= (b & 127) << {shift}")
+            # the tenth byte's bits past the 64th are dropped, as fastavro and Java drop them
+            bits = 127 if shift < MAX_VARINT_SHIFT else 1
+            self.emit(inner, f"b = buf[pos]; pos += 1; a |= (b & {bits}) << {shift}")
             self.emit(inner, "if b >= 128:")
             inner += 1
         self.emit(inner, "raise DecodeError('a varint longer than 10 bytes')")
@@ -88,88 +149,75 @@ class _Source:
         self.emit(depth, "if n < 0 or end > size: raise DecodeError(f'a length of {n} at {pos}')")
         self.emit(depth, f"{target} = buf[pos:end]{then}; pos = end")
 
-    def value(self, schema: Any, target: str, depth: int) -> None:
-        if isinstance(schema, list):
-            return self.union(schema, target, depth)
-        if isinstance(schema, str):
-            if schema in PRIMITIVES:
-                return self.primitive(schema, target, depth)
-            if schema in self._open or schema not in self.named:
-                raise _Unsupported(schema)   # a record referring back to itself recurses
-            return self.value(self.named[schema], target, depth)
-        kind = schema.get("type")
-        if kind in PRIMITIVES:
-            self.primitive(kind, target, depth)
-        elif kind in ("record", "error"):
-            self.record(schema, target, depth)
-        elif kind == "enum":
-            symbols = self.constant("symbols", tuple(schema["symbols"]))
+    def value(self, plan: Plan, target: str, depth: int) -> None:
+        kind = plan[0]
+        if kind == NULL:
+            self.emit(depth, f"{target} = None")
+        elif kind == BOOLEAN:
+            self.emit(depth, f"{target} = buf[pos] != 0; pos += 1")
+        elif kind == LONG:
+            self.long(target, depth)
+        elif kind in (FLOAT, DOUBLE):
+            width, code = (4, "<f") if kind == FLOAT else (8, "<d")
+            unpack = self.constant("unpack", struct.Struct(code).unpack_from)
+            self.emit(depth, f"{target} = {unpack}(buf, pos)[0]; pos += {width}")
+        elif kind in (BYTES, STRING):
+            self.sized(target, depth, ".decode()" if kind == STRING else "")
+        elif kind == RECORD:
+            self.record(plan, target, depth)
+        elif kind == ENUM:
+            symbols = self.constant("symbols", plan[1])
             self.long("i", depth)
             self.emit(depth, "if i < 0: raise DecodeError(f'enum index {i}')")
             self.emit(depth, f"{target} = {symbols}[i]")
-        elif kind == "fixed":
-            self.emit(depth, f"end = pos + {int(schema['size'])}")
+        elif kind == FIXED:
+            self.emit(depth, f"end = pos + {plan[1]}")
             self.emit(depth, "if end > size: raise DecodeError('a fixed runs past the end')")
             self.emit(depth, f"{target} = buf[pos:end]; pos = end")
-        elif kind in ("array", "map"):
-            self.blocks(schema, target, depth)
+        elif kind in (ARRAY, MAP):
+            self.blocks(plan, target, depth)
+        elif kind == UNION:
+            self.union(plan, target, depth)
         else:
-            raise _Unsupported(kind)
-        if "logicalType" in schema:
-            self.logical(schema, f"{kind}-{schema['logicalType']}", target, depth)
-        return None
+            self.logical(plan, target, depth)
 
-    def primitive(self, kind: str, target: str, depth: int) -> None:
-        if kind == "null":
-            self.emit(depth, f"{target} = None")
-        elif kind == "boolean":
-            self.emit(depth, f"{target} = buf[pos] != 0; pos += 1")
-        elif kind in ("int", "long"):
+    def logical(self, plan: Plan, target: str, depth: int) -> None:
+        kind = plan[0]
+        if kind == TIMESTAMP_MILLIS:
             self.long(target, depth)
-        elif kind in ("float", "double"):
-            width, code = (4, "<f") if kind == "float" else (8, "<d")
-            unpack = self.constant("unpack", struct.Struct(code).unpack_from)
-            self.emit(depth, f"{target} = {unpack}(buf, pos)[0]; pos += {width}")
-        else:
-            self.sized(target, depth, ".decode()" if kind == "string" else "")
-
-    def logical(self, schema: dict[str, Any], key: str, target: str, depth: int) -> None:
-        if key == "long-timestamp-millis":
             self.emit(depth, f"if -EXACT_MS < {target} < EXACT_MS: "
                              f"{target} = fromtimestamp({target} / 1000, UTC)")
             self.emit(depth, f"else: {target} = UTC_EPOCH + timedelta(0, {target} // 1000, "
                              f"{target} % 1000 * 1000)")
-        elif key == "long-timestamp-micros":
+        elif kind == TIMESTAMP_MICROS:
+            self.long(target, depth)
             self.emit(depth, f"{target} = UTC_EPOCH + timedelta(0, 0, {target})")
-        elif key in LOGICAL_READERS:
-            convert = self.constant("logical", LOGICAL_READERS[key])
-            written = self.constant("schema", schema)
+        else:
+            assert kind == LOGICAL, plan
+            self.value(plan[1], target, depth)
+            convert = self.constant("logical", plan[2])
+            written = self.constant("schema", plan[3])
             self.emit(depth, f"{target} = {convert}({target}, {written}, None)")
 
-    def record(self, schema: dict[str, Any], target: str, depth: int) -> None:
+    def record(self, plan: Plan, target: str, depth: int) -> None:
         fields = []
-        self._open.add(schema["name"])
-        for field in schema["fields"]:
+        for field_name, field_plan in zip(plan[1], plan[2], strict=True):
             name = self.var("f")
-            self.value(field["type"], name, depth)
-            fields.append(f"{field['name']!r}: {name}")
-        self._open.discard(schema["name"])
+            self.value(field_plan, name, depth)
+            fields.append(f"{field_name!r}: {name}")
         self.emit(depth, f"{target} = {{{', '.join(fields)}}}")
 
-    def union(self, branches: list[Any], target: str, depth: int) -> None:
+    def union(self, plan: Plan, target: str, depth: int) -> None:
         index = self.var("u")
         self.long(index, depth)
-        for n, branch in enumerate(branches):
+        for n, branch in enumerate(plan[1]):
             self.emit(depth, f"{'if' if n == 0 else 'elif'} {index} == {n}:")
             self.value(branch, target, depth + 1)
         self.emit(depth, f"else: raise DecodeError(f'union index {{{index}}}')")
 
-    def blocks(self, schema: dict[str, Any], target: str, depth: int) -> None:
+    def blocks(self, plan: Plan, target: str, depth: int) -> None:
         """Arrays and maps: blocks of a count (negative: a byte size follows) until 0."""
-        is_map = schema["type"] == "map"
-        items = schema["values" if is_map else "items"]
-        if self.min_bytes(items) == 0:
-            raise _Unsupported("items that can take no bytes")
+        is_map = plan[0] == MAP
         count, item = self.var("c"), self.var("v")
         self.emit(depth, f"{target} = {{}}" if is_map else f"{target} = []")
         self.emit(depth, "while True:")
@@ -184,42 +232,8 @@ class _Source:
         if is_map:
             key = self.var("k")
             self.sized(key, depth + 2, ".decode()")
-            self.value(items, item, depth + 2)
+            self.value(plan[1], item, depth + 2)
             self.emit(depth + 2, f"{target}[{key}] = {item}")
         else:
-            self.value(items, item, depth + 2)
+            self.value(plan[1], item, depth + 2)
             self.emit(depth + 2, f"{target}.append({item})")
-
-    def min_bytes(self, schema: Any, seen: frozenset[str] = frozenset()) -> int:
-        """The fewest bytes a value of this schema is written in (0 or more than 0)."""
-        if isinstance(schema, list):
-            return 1   # the branch index
-        if isinstance(schema, str):
-            if schema in PRIMITIVES:
-                return 0 if schema == "null" else 1
-            if schema in seen or schema not in self.named:
-                return 1   # recursive or unknown: generating it is refused anyway
-            return self.min_bytes(self.named[schema], seen | {schema})
-        kind = schema.get("type")
-        if kind in ("record", "error"):
-            seen = seen | {schema["name"]}
-            return max((self.min_bytes(f["type"], seen) for f in schema["fields"]), default=0)
-        if kind == "fixed":
-            return int(schema["size"])
-        return self.min_bytes(kind, seen) if kind in PRIMITIVES else 1
-
-
-def compile_reader(parsed: Any) -> Reader | None:
-    """A reader for fastavro's parsed form of a writer schema, or None (left to fastavro)."""
-    named = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
-    source = _Source(named)
-    try:
-        source.value(parsed, "result", 1)
-    except _Unsupported:
-        return None
-    text = "\n".join(["def read(buf, pos):", "    size = len(buf)", *source.lines,
-                      "    return result, pos", ""])
-    namespace = dict(source.constants)
-    exec(compile(text, "<avro reader>", "exec"), namespace)
-    reader: Reader = namespace["read"]
-    return reader

@@ -1,6 +1,8 @@
-"""The generated readers against fastavro, the reader they stand in for: the same records from
-the same bytes, and corrupt or cut bytes never read as a record."""
+"""Both readers, the C one and the generated Python one, against fastavro, the reader they
+stand in for: the same records from the same bytes, and corrupt or cut bytes never read as a
+record. Every test taking ``compile_reader`` runs once with each."""
 
+import functools
 import io
 import json
 import uuid
@@ -13,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.avro_reader import EXACT_FLOAT_MS, compile_reader
+from consumer import avro_reader
+from consumer.avro_reader import EXACT_FLOAT_MS
 from consumer.errors import DecodeError
 
 ORDERS = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "orders-v1.avsc")
@@ -62,6 +65,11 @@ LOGICAL = {"type": "record", "name": "Logical", "fields": [
     {"name": "unknown", "type": {"type": "long", "logicalType": "not-a-logical-type"}},
     {"name": "when", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
 ]}
+
+@pytest.fixture(scope="module", params=[True, False], ids=["c", "python"])
+def compile_reader(request):
+    return functools.partial(avro_reader.compile_reader, native=request.param)
+
 
 MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)   # years 1 to 9999
 
@@ -130,7 +138,7 @@ def by_fastavro(parsed: Any, buf: bytes) -> Any:
                                                                           "orders"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_reads_what_fastavro_reads(schema, data):
+def test_reads_what_fastavro_reads(schema, data, compile_reader):
     parsed = fastavro.parse_schema(schema)
     read = compile_reader(parsed)
     assert read is not None
@@ -142,7 +150,7 @@ def test_reads_what_fastavro_reads(schema, data):
 @pytest.mark.parametrize("schema", [EVERY_TYPE, ORDERS], ids=["every", "orders"])
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_a_cut_value_never_reads(schema, data):
+def test_a_cut_value_never_reads(schema, data, compile_reader):
     parsed = fastavro.parse_schema(schema)
     read = compile_reader(parsed)
     buf = encoded(parsed, data.draw(values(schema, {})))
@@ -155,7 +163,7 @@ def test_a_cut_value_never_reads(schema, data):
                                                                           "orders"])
 @settings(max_examples=300, deadline=None)
 @given(buf=st.binary(max_size=80))
-def test_random_bytes_read_only_as_fastavro_reads_them(schema, buf):
+def test_random_bytes_read_only_as_fastavro_reads_them(schema, buf, compile_reader):
     parsed = fastavro.parse_schema(schema)
     try:
         record, end = compile_reader(parsed)(buf, 0)
@@ -165,7 +173,8 @@ def test_random_bytes_read_only_as_fastavro_reads_them(schema, buf):
         assert record == by_fastavro(parsed, buf)
 
 
-def test_timestamps_beyond_python_raise_overflow_for_the_caller_to_read_them_as_ints():
+def test_timestamps_beyond_python_raise_overflow_for_the_caller_to_read_them_as_ints(
+        compile_reader):
     parsed = fastavro.parse_schema(LOGICAL["fields"][0]["type"])
     with pytest.raises(OverflowError):
         compile_reader(parsed)(encoded(parsed, MS_RANGE[1] + 1), 0)
@@ -173,14 +182,15 @@ def test_timestamps_beyond_python_raise_overflow_for_the_caller_to_read_them_as_
 
 @pytest.mark.parametrize("ms", [-EXACT_FLOAT_MS - 1, -EXACT_FLOAT_MS + 1, -1, 0, 1, 999,
                                 EXACT_FLOAT_MS - 1, EXACT_FLOAT_MS, MS_RANGE[1]])
-def test_timestamps_read_to_the_millisecond_on_both_sides_of_the_float_shortcut(ms):
+def test_timestamps_read_to_the_millisecond_on_both_sides_of_the_float_shortcut(
+        ms, compile_reader):
     parsed = fastavro.parse_schema(LOGICAL["fields"][0]["type"])
     buf = encoded(parsed, ms)
     assert compile_reader(parsed)(buf, 0) == (by_fastavro(parsed, buf), len(buf))
 
 
 @pytest.mark.parametrize("bits", range(0, 64, 7))
-def test_longs_of_every_varint_length_read_as_fastavro_reads_them(bits):
+def test_longs_of_every_varint_length_read_as_fastavro_reads_them(bits, compile_reader):
     parsed = fastavro.parse_schema("long")
     for value in (2**bits - 1, 2**bits, -(2**bits), -(2**bits) - 1):
         value = max(-(2**63), min(value, 2**63 - 1))
@@ -195,7 +205,7 @@ def test_longs_of_every_varint_length_read_as_fastavro_reads_them(bits):
     ("string", b"\x03abc", "a length of -2"),
     ({"type": "array", "items": "long"}, b"\xd0\x0f\x02", "a block of 1000 items"),
 ])
-def test_corrupt_bytes_say_what_is_wrong(schema, buf, why):
+def test_corrupt_bytes_say_what_is_wrong(schema, buf, why, compile_reader):
     with pytest.raises(DecodeError, match=why):
         compile_reader(fastavro.parse_schema(schema))(buf, 0)
 
@@ -206,11 +216,65 @@ def test_corrupt_bytes_say_what_is_wrong(schema, buf, why):
     {"type": "array", "items": "null"},
     {"type": "map", "values": {"type": "record", "name": "Empty", "fields": []}},
 ], ids=["recursive", "array-of-null", "map-of-empty-records"])
-def test_leaves_to_fastavro_what_it_cannot_check(schema):
+def test_leaves_to_fastavro_what_it_cannot_check(schema, compile_reader):
     assert compile_reader(fastavro.parse_schema(schema)) is None
 
 
-def test_a_uuid_reads_as_fastavro_gives_it():
+def test_a_uuid_reads_as_fastavro_gives_it(compile_reader):
     parsed = fastavro.parse_schema({"type": "string", "logicalType": "uuid"})
     value = uuid.uuid4()
     assert compile_reader(parsed)(encoded(parsed, str(value)), 0)[0] == value
+
+
+def test_the_c_reader_is_built():
+    # the install compiles it where a C compiler is found, as on CI; without one the Python
+    # reader serves and this fails, so a broken build cannot pass unnoticed
+    assert avro_reader.NATIVE
+
+
+def test_the_c_reader_reads_any_buffer_from_any_position():
+    parsed = fastavro.parse_schema(ORDERS)
+    record = {"order_id": "o-1", "customer_id": "c-1", "status": "PAID", "amount_cents": 1,
+              "currency": "EUR", "items": [], "shipping_country": "DE",
+              "created_at": 0}
+    body = encoded(parsed, record)
+    read = avro_reader.compile_reader(parsed, native=True)
+    expected = by_fastavro(parsed, body)
+    for buf in (b"xy" + body, bytearray(b"xy" + body), memoryview(b"xy" + body)):
+        assert read(buf, 2) == (expected, len(body) + 2)
+    with pytest.raises(DecodeError, match="position 99"):
+        read(body, 99)
+    with pytest.raises(DecodeError, match="ends at byte 0"):
+        read(b"", 0)
+
+
+@pytest.mark.parametrize("plan, why", [
+    ((), "non-empty tuple"), ((99,), "kind 99"), ((7, ("a",)), "has 2 items"),
+    ((7, ("a",), ((2,), (2,))), "tuple of its size"), ((8, "AB"), "malformed")])
+def test_the_c_reader_refuses_a_malformed_plan(plan, why):
+    from consumer import _avro_native
+    with pytest.raises((TypeError, ValueError), match=why):
+        _avro_native.Reader(plan, DecodeError)
+
+
+
+@pytest.mark.parametrize("buf", [b"\xff" * 9 + b"\x7f", b"\xfe" * 9 + b"\x03"])
+def test_a_tenth_varint_byte_gives_only_the_64th_bit_as_fastavro_does(buf, compile_reader):
+    parsed = fastavro.parse_schema("long")
+    assert compile_reader(parsed)(buf, 0) == (by_fastavro(parsed, buf), 10)
+
+
+def test_without_the_c_reader_python_reads_and_a_warning_says_so(monkeypatch, caplog):
+    monkeypatch.setattr(avro_reader, "NATIVE", False)
+    monkeypatch.setattr(avro_reader, "_avro_native", None)
+    avro_reader._warn_once_without_c_reader.cache_clear()
+    parsed = fastavro.parse_schema(ORDERS)
+    with caplog.at_level("WARNING", logger="consumer.avro_reader"):
+        read = avro_reader.compile_reader(parsed, native=False)
+        avro_reader.compile_reader(parsed, native=False)
+    assert [r.message for r in caplog.records].count(
+        "the C Avro reader is not built (no C compiler when consumer was installed): records "
+        "are read by generated Python code, ~4x slower") == 1
+    assert read is not None and read.__module__ != "consumer._avro_native"
+    with pytest.raises(RuntimeError, match="not built"):
+        avro_reader.compile_reader(parsed, native=True)
