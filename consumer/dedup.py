@@ -48,11 +48,19 @@ is the second layer for that, as for a crash between a side effect and its ``rec
 Redis Cluster: pass a ``redis+cluster://`` URL (``redis_conn``); keys are hash-tagged per group
 or per shard (``redis_keys``). Failures go through a ``RedisBreaker``: every error is
 ``RedisUnavailable``; while the breaker is open calls fail fast, and ``available()`` tells the
-runtime when to try again. One store serves one thread (the runtime's poll thread).
+runtime when to try again. A store is shared by threads: the poll thread and the executor's
+workers look up, the done-marks writer records. What they share in memory (the filter, its log
+position, the clock estimate) is changed under a lock; a record's round trip runs outside it,
+so a lookup never waits for a record's SADDs (measured: with two members on two cores, the
+poll thread waited there 12% of its time). The record's Bloom keys go into the filter before
+its round trip (a lookup may read its log entry, or a snapshot cover it, before the round
+trip returns); a key there early only sends its id to Redis, which answers "not seen" until
+the SADD is applied.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +138,7 @@ class DedupStore:
         self._keys = GroupKeys(settings.group, settings.shards)
         self._filter = GroupFilter(settings, self._keys, clock)
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any) -> DedupStore:
@@ -170,8 +179,12 @@ class DedupStore:
             self._client = None
 
     def _seen(self, ids: Sequence[str]) -> list[bool]:
-        client, now = self._ready()
         keys = bloom_keys_of(ids)
+        with self._lock:
+            return self._seen_locked(ids, keys)
+
+    def _seen_locked(self, ids: Sequence[str], keys: list[int]) -> list[bool]:
+        client, now = self._ready()
         was_trusted = self._filter.trusted
         candidates = [i for i, maybe in enumerate(self._filter.maybe_flags(keys)) if maybe]
         pipe = client.pipeline(transaction=False)
@@ -228,10 +241,12 @@ class DedupStore:
         return found
 
     def _record(self, ids: Sequence[str]) -> None:
-        client, now = self._ready()
         raw = ids_bytes(ids)
         digests = id_digests(raw)
         keys = bloom_keys(raw)
+        with self._lock:
+            client, now = self._ready()
+            self._filter.add_own(keys)
         bucket = bucket_of(now, self.settings)
         expire_at_ms = int(bucket_expires_at(bucket, self.settings) * 1000)
         pipe = client.pipeline(transaction=False)
@@ -241,9 +256,11 @@ class DedupStore:
             pipe.execute_command("EVAL", _ADD_DIGESTS, 1, self._keys.done(shard, bucket), blob,
                                  DIGEST_BYTES, expire_at_ms)
         self._filter.record_log.queue_append(pipe, keys)
-        replies = self._execute(pipe)
-        self._filter.recorded(keys, parse_id(replies[-GroupLog.APPEND_REPLIES]))
-        self._filter.maintain(client, now)
+        replies = list(pipe.execute())
+        with self._lock:
+            self._roundtrips += 1
+            self._filter.recorded(parse_id(replies[-GroupLog.APPEND_REPLIES]))
+            self._filter.maintain(client, now)
 
     def _ready(self) -> tuple[RedisClient, float]:
         if self._client is None:

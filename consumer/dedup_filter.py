@@ -39,6 +39,7 @@ class GroupFilter:
         self._position: StreamId = ZERO
         self._trimmed_below: StreamId = ZERO
         self._distrust_until: float | None = None   # None: trusted
+        self._own_passed: set[StreamId] = set()   # our entries read before their record returned
         self._next_maintenance = 0.0
         self._snapshot_turn_ms = max(1, int(settings.snapshot_interval_s * 1000))
 
@@ -103,6 +104,7 @@ class GroupFilter:
             self._distrust(now, "the record log was trimmed past this member's position")
         self._bloom.add(tail.keys)
         learned.update(tail.keys)
+        self._own_passed.update(tail.own)
         if tail.last is not None and tail.last > self._position:
             self._position = tail.last
         return tail.more
@@ -113,10 +115,19 @@ class GroupFilter:
         self.roundtrips += 1
         return self.absorb(pipe.execute(), learned, now)
 
-    def recorded(self, keys: Sequence[int], appended: StreamId) -> None:
-        """This member recorded ``keys`` as the log entry ``appended``."""
+    def add_own(self, keys: Sequence[int]) -> None:
+        """Keys this member is about to record (before the round trip, see ``dedup``)."""
         assert self._bloom is not None
         self._bloom.add(keys)
+
+    def recorded(self, appended: StreamId) -> None:
+        """This member's record was appended to the log as the entry ``appended``."""
+        if self._own_passed:
+            passed = appended in self._own_passed
+            # a read that passed an entry of ours whose record then failed leaves its id here
+            self._own_passed = {i for i in self._own_passed if i > appended}
+            if passed:
+                return   # a lookup read the log past it while the record's round trip ran
         if appended <= self._position:
             # The log went back in time (a failover lost entries this member had read): read
             # it again from the start; a trim since shows up as a gap and is handled as one.

@@ -78,6 +78,7 @@ class Tail:
     last: StreamId | None      # the id of the last entry read, None when there was none
     more: bool                 # the read was cut at its count: more entries may follow
     trimmed_below: StreamId    # the log may lack entries below this id
+    own: list[StreamId]        # the ids of this member's own entries among those read
 
 
 class GroupLog:
@@ -107,13 +108,16 @@ class GroupLog:
         streams, trimmed = replies
         entries = streams[0][1] if streams else []
         keys: list[int] = []
-        for _, fields in entries:
+        own: list[StreamId] = []
+        for entry_id, fields in entries:
             if fields.get(b"m") != self._member:
                 keys.extend(unpack_keys(fields.get(b"k", b"")))
+            else:
+                own.append(parse_id(entry_id))
         return Tail(keys=keys,
                     last=parse_id(entries[-1][0]) if entries else None,
                     more=len(entries) >= self._read_count,
-                    trimmed_below=parse_id(trimmed) if trimmed else ZERO)
+                    trimmed_below=parse_id(trimmed) if trimmed else ZERO, own=own)
 
     def load_snapshot(self, client: RedisClient, fingerprint: str) -> tuple[StreamId, bytes] | None:
         position, blob = client.hmget(self._keys.snapshot(fingerprint), ["position", "filter"])

@@ -13,7 +13,6 @@ Two checks, at the two moments that matter:
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from dataclasses import asdict
 from typing import Any
@@ -27,8 +26,6 @@ class DuplicateFilter:
     def __init__(self, store: Any, keep_going_without_redis: bool) -> None:
         self._store = store
         self._keep_going = keep_going_without_redis
-        # The executor's threads screen while the poll thread records: one store call at a time.
-        self._lock = threading.Lock()
         # id -> later copies waiting for the first copy's outcome (None: no copy waiting)
         self._in_flight: dict[str, deque[Any] | None] = {}
         self.redis_down = False
@@ -54,8 +51,7 @@ class DuplicateFilter:
         """Per message: True when its id is already done (drop it). Raises RedisUnavailable
         unless told to keep going without Redis (then nothing counts as done)."""
         try:
-            with self._lock:
-                seen: list[bool] = self._store.seen([m.message_id for m in messages])
+            seen: list[bool] = self._store.seen([m.message_id for m in messages])
             self.redis_down = False
             return seen
         except RedisUnavailable:
@@ -67,8 +63,7 @@ class DuplicateFilter:
     def record(self, messages: list[Any]) -> None:
         """Done marks for messages whose handler succeeded; raises RedisUnavailable."""
         try:
-            with self._lock:
-                self._store.record([m.message_id for m in messages])
+            self._store.record([m.message_id for m in messages])
             self.redis_down = False
         except RedisUnavailable:
             self.redis_down = True
