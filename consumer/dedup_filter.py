@@ -39,7 +39,10 @@ class GroupFilter:
         self._position: StreamId = ZERO
         self._trimmed_below: StreamId = ZERO
         self._distrust_until: float | None = None   # None: trusted
-        self._own_passed: set[StreamId] = set()   # our entries read before their record returned
+        # our log entries that a read passed before their record returned, and the last
+        # entry of ours whose record returned
+        self._own_passed: set[StreamId] = set()
+        self._own_recorded: StreamId = ZERO
         self._next_maintenance = 0.0
         self._snapshot_turn_ms = max(1, int(settings.snapshot_interval_s * 1000))
 
@@ -104,7 +107,7 @@ class GroupFilter:
             self._distrust(now, "the record log was trimmed past this member's position")
         self._bloom.add(tail.keys)
         learned.update(tail.keys)
-        self._own_passed.update(tail.own)
+        self._own_passed.update(i for i in tail.own if i > self._own_recorded)
         if tail.last is not None and tail.last > self._position:
             self._position = tail.last
         return tail.more
@@ -122,10 +125,11 @@ class GroupFilter:
 
     def recorded(self, appended: StreamId) -> None:
         """This member's record was appended to the log as the entry ``appended``."""
+        self._own_recorded = max(self._own_recorded, appended)
         if self._own_passed:
             passed = appended in self._own_passed
-            # a read that passed an entry of ours whose record then failed leaves its id here
-            self._own_passed = {i for i in self._own_passed if i > appended}
+            # earlier ones left here are entries whose record failed after its append
+            self._own_passed = {i for i in self._own_passed if i > self._own_recorded}
             if passed:
                 return   # a lookup read the log past it while the record's round trip ran
         if appended <= self._position:
@@ -134,6 +138,7 @@ class GroupFilter:
             log.warning("dedup: the record log of %r went back before this member's position",
                         self.settings.group)
             self._position = ZERO
+            self._own_recorded = appended
 
     def maintain(self, client: RedisClient, now: float) -> None:
         """Once per snapshot interval: refresh the clock estimate, then either write a snapshot

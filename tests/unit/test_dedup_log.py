@@ -42,9 +42,11 @@ def test_a_read_returns_the_other_members_keys_and_where_it_stopped():
     assert tail.last == (12, 4)
     assert tail.more                      # as many entries as asked for: there may be more
     assert tail.trimmed_below == (9, 0)
+    assert tail.own == [(10, 0)]          # its own entries are only noted
 
 
 def test_an_empty_or_missing_log_reads_as_nothing():
     log = GroupLog(GroupKeys("g"), member=b"me", retention_ms=1000, read_count=3)
     tail = log.parse_read([[], None])
-    assert (tail.keys, tail.last, tail.more, tail.trimmed_below) == ([], None, False, ZERO)
+    assert (tail.keys, tail.last, tail.more, tail.trimmed_below, tail.own) == (
+        [], None, False, ZERO, [])
