@@ -126,18 +126,16 @@ static Node *node_from_plan(PyObject *plan) {
         node->count = PyLong_AsSsize_t(first);
         if (node->count < 0) goto bad;
         break;
+    case K_LOGICAL:
+        node->convert = Py_NewRef(PyTuple_GET_ITEM(plan, 2));
+        node->schema = Py_NewRef(PyTuple_GET_ITEM(plan, 3));
+        /* like an array or a map, it has one child: the value it converts */
+        /* fall through */
     case K_ARRAY:
     case K_MAP:
         node->children = PyMem_Calloc(1, sizeof(Node *));
         if (node->children == NULL || (node->children[0] = node_from_plan(first)) == NULL)
             goto fail;
-        break;
-    case K_LOGICAL:
-        node->children = PyMem_Calloc(1, sizeof(Node *));
-        if (node->children == NULL || (node->children[0] = node_from_plan(first)) == NULL)
-            goto fail;
-        node->convert = Py_NewRef(PyTuple_GET_ITEM(plan, 2));
-        node->schema = Py_NewRef(PyTuple_GET_ITEM(plan, 3));
         break;
     default:
         break;
@@ -221,6 +219,18 @@ static PyObject *utc_datetime(int64_t ticks, int64_t per_second) {
         micros, PyDateTime_TimeZone_UTC, PyDateTimeAPI->DateTimeType);
 }
 
+/* An enum's symbol or a union's branch: its index, checked against how many there are. */
+static int read_index(Cursor *c, Py_ssize_t count, const char *what, Py_ssize_t *index) {
+    int64_t n;
+    if (read_long(c, &n) < 0) return -1;
+    if (n < 0 || n >= count) {
+        PyErr_Format(c->decode_error, "%s index %lld", what, (long long)n);
+        return -1;
+    }
+    *index = (Py_ssize_t)n;
+    return 0;
+}
+
 static PyObject *read_node(Node *node, Cursor *c);
 
 static PyObject *read_record(Node *node, Cursor *c) {
@@ -299,7 +309,7 @@ static PyObject *read_map(Node *node, Cursor *c) {
 
 static PyObject *read_node(Node *node, Cursor *c) {
     int64_t n;
-    Py_ssize_t start, length;
+    Py_ssize_t start, length, index;
     switch (node->kind) {
     case K_NULL:
         Py_RETURN_NONE;
@@ -327,12 +337,8 @@ static PyObject *read_node(Node *node, Cursor *c) {
     case K_RECORD:
         return read_record(node, c);
     case K_ENUM:
-        if (read_long(c, &n) < 0) return NULL;
-        if (n < 0 || n >= node->count) {
-            PyErr_Format(c->decode_error, "enum index %lld", (long long)n);
-            return NULL;
-        }
-        return Py_NewRef(PyTuple_GET_ITEM(node->symbols, (Py_ssize_t)n));
+        if (read_index(c, node->count, "enum", &index) < 0) return NULL;
+        return Py_NewRef(PyTuple_GET_ITEM(node->symbols, index));
     case K_FIXED:
         if (node->count > c->size - c->pos) {
             PyErr_SetString(c->decode_error, "a fixed runs past the end");
@@ -346,12 +352,8 @@ static PyObject *read_node(Node *node, Cursor *c) {
     case K_MAP:
         return read_map(node, c);
     case K_UNION:
-        if (read_long(c, &n) < 0) return NULL;
-        if (n < 0 || n >= node->count) {
-            PyErr_Format(c->decode_error, "union index %lld", (long long)n);
-            return NULL;
-        }
-        return read_node(node->children[n], c);
+        if (read_index(c, node->count, "union", &index) < 0) return NULL;
+        return read_node(node->children[index], c);
     case K_TIMESTAMP_MILLIS:
         if (read_long(c, &n) < 0) return NULL;
         return utc_datetime(n, 1000);
