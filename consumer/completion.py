@@ -157,6 +157,17 @@ class Completion:
             self._feeder.add(messages)
 
     @property
+    def settle_due(self) -> bool:
+        """``settle`` has work: handler results, or a record of done marks that came back."""
+        return bool(self._executor.results) or (self._recording is not None
+                                                 and self._recording[1].done())
+
+    @property
+    def record_out(self) -> Future[None] | None:
+        """The round trip of done marks in flight, if any."""
+        return self._recording[1] if self._recording is not None else None
+
+    @property
     def pending_records(self) -> int:
         """Done messages whose marks are not in Redis yet."""
         out = len(self._recording[0]) if self._recording is not None else 0

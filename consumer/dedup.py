@@ -146,11 +146,13 @@ class DedupStore:
         return cls(settings.redis, DedupSettings(group=settings.group,
                                                  window_s=settings.dedup_window_s))
 
-    def seen(self, ids: Sequence[str]) -> list[bool]:
-        """Per id, in order: True when it was recorded done within the window."""
+    def seen(self, ids: Sequence[str], also: Callable[[Any], None] | None = None) -> list[bool]:
+        """Per id, in order: True when it was recorded done within the window. ``also``
+        queues a caller's commands on the pipeline of the lookup's first round trip (their
+        replies are not looked at): applied when this returns; perhaps not when it raises."""
         if not ids:
             return []
-        return self.breaker.call(lambda: self._seen(ids))
+        return self.breaker.call(lambda: self._seen(ids, also))
 
     def record(self, ids: Sequence[str]) -> None:
         """Marks the ids done; they are in Redis when this returns."""
@@ -178,22 +180,26 @@ class DedupStore:
             self._client.close()
             self._client = None
 
-    def _seen(self, ids: Sequence[str]) -> list[bool]:
+    def _seen(self, ids: Sequence[str], also: Callable[[Any], None] | None) -> list[bool]:
         keys = bloom_keys_of(ids)
         with self._lock:
-            return self._seen_locked(ids, keys)
+            return self._seen_locked(ids, keys, also)
 
-    def _seen_locked(self, ids: Sequence[str], keys: list[int]) -> list[bool]:
+    def _seen_locked(self, ids: Sequence[str], keys: list[int],
+                     also: Callable[[Any], None] | None) -> list[bool]:
         client, now = self._ready()
         was_trusted = self._filter.trusted
         candidates = [i for i, maybe in enumerate(self._filter.maybe_flags(keys)) if maybe]
         pipe = client.pipeline(transaction=False)
         self._filter.record_log.queue_read(pipe, self._filter.position)
         plan = self._queue_lookup(pipe, id_digests(ids_bytes([ids[i] for i in candidates])), now)
+        if also is not None:
+            also(pipe)
         replies = self._execute(pipe)
         learned: set[int] = set()
         more = self._filter.absorb(replies[:GroupLog.READ_REPLIES], learned, now)
-        found = self._answers(plan, replies[GroupLog.READ_REPLIES:], candidates, len(ids))
+        lookups = replies[GroupLog.READ_REPLIES:GroupLog.READ_REPLIES + len(plan)]
+        found = self._answers(plan, lookups, candidates, len(ids))
         while more:
             more = self._filter.read_more(client, learned, now)
         # ids the filter cleared before this read may have been recorded by another member

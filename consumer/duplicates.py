@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -47,17 +48,18 @@ class DuplicateFilter:
                 first.append(message)
         return first
 
-    def screen(self, messages: list[Any]) -> list[bool]:
-        """Per message: True when its id is already done (drop it). Raises RedisUnavailable
-        unless told to keep going without Redis (then nothing counts as done)."""
+    def screen(self, messages: list[Any], also: Callable[[Any], None] | None = None
+               ) -> list[bool]:
+        """Per message: True when its id is already done (drop it). ``also`` queues the
+        caller's commands on the lookup's round trip (``DedupStore.seen``). Raises
+        RedisUnavailable, even when told to keep going without Redis: the caller (``prestart``)
+        then counts nothing as done, knowing that ``also`` may not have been applied."""
         try:
-            seen: list[bool] = self._store.seen([m.message_id for m in messages])
+            seen: list[bool] = self._store.seen([m.message_id for m in messages], also)
             self.redis_down = False
             return seen
         except RedisUnavailable:
             self.redis_down = True
-            if self._keep_going:
-                return [False] * len(messages)
             raise
 
     def record(self, messages: list[Any]) -> None:

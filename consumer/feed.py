@@ -42,19 +42,13 @@ class Feeder:
     def feed(self) -> list[Any]:
         """Tops the executor up; returns the staged messages found already done elsewhere
         (to complete as duplicates)."""
-        if not self._staged:
-            return []
-        now = self._clock()
-        if now < self._retry_at:
-            return []
-        executor = self._executor
-        per_slot = max(READY_PER_SLOT, int(FEED_AHEAD_S / executor.pace_s))
-        target = min(READY_MAX, max(READY_MIN, per_slot * executor.concurrency))
-        room = target - executor.ready_count()
+        room = self.room()
         if room <= 0:
             return []
+        now = self._clock()
+        executor = self._executor
         staged = self._staged
-        batch = [staged.popleft() for _ in range(min(room, len(staged)))]
+        batch = [staged.popleft() for _ in range(room)]
         try:
             seen = self._prestart(batch)  # type: ignore[misc]
         except RedisUnavailable:
@@ -71,6 +65,15 @@ class Feeder:
         if runnable:
             executor.submit(runnable)
         return done
+
+    def room(self) -> int:
+        """How many staged messages ``feed`` would hand to the executor now."""
+        if not self._staged or self._clock() < self._retry_at:
+            return 0
+        executor = self._executor
+        per_slot = max(READY_PER_SLOT, int(FEED_AHEAD_S / executor.pace_s))
+        target = min(READY_MAX, max(READY_MIN, per_slot * executor.concurrency))
+        return min(len(self._staged), target - executor.ready_count())
 
     def drop(self, keep: Callable[[Any], bool]) -> list[Any]:
         dropped = [m for m in self._staged if not keep(m)]

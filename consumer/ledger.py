@@ -64,13 +64,18 @@ class AttemptLedger:
         packed offsets (``pack_offsets``)."""
         def run() -> None:
             pipe = self._client.pipeline(transaction=False)
-            for partition, member in batches.items():
-                pipe.sadd(self._running(partition), member)
-                pipe.pexpire(self._running(partition), TTL_MS)
+            self.queue_starting(pipe, batches)
             pipe.execute()
 
         self.roundtrips += 1
         self.breaker.call(run)
+
+    def queue_starting(self, pipe: Any, batches: Mapping[int, bytes]) -> None:
+        """``starting``'s commands on a pipeline, perhaps another caller's (the pre-start
+        step sends them with dedup's lookup: one round trip instead of two)."""
+        for partition, member in batches.items():
+            pipe.sadd(self._running(partition), member)
+            pipe.pexpire(self._running(partition), TTL_MS)
 
     def settled(self, batches: Mapping[int, Iterable[bytes]],
                 counted: Mapping[int, Iterable[int]]) -> None:

@@ -1,5 +1,5 @@
 """Stage 4 (dispatch), crash-loop protection. Batches of offsets are recorded in Redis as
-running before their handlers start (``starting``, from the feeder's pre-start step) and
+running before their handlers start (``plan_start``, from the feeder's pre-start step) and
 removed once all of them settled. A partition assigned with offsets still recorded as running was not let
 go cleanly: a process died with them in flight, perhaps because of one of them. Those suspects
 then run one at a time, each charged an attempt in Redis first, so a crash is blamed on the one
@@ -34,6 +34,31 @@ class RunningBatch:
         self.partition = partition
         self.member = member
         self.left = left
+
+
+class Start:
+    """Messages about to start, by partition, and their batches' ledger members."""
+
+    def __init__(self, ledger: AttemptLedger, by_partition: dict[int, list[Any]]) -> None:
+        self._ledger = ledger
+        self._by_partition = by_partition
+        self.members = {p: pack_offsets([m.offset for m in batch])
+                        for p, batch in by_partition.items()}
+
+    def record(self) -> None:
+        """In a round trip of its own. Raises RedisUnavailable."""
+        self._ledger.starting(self.members)
+        self.recorded()
+
+    def queue(self, pipe: Any) -> None:
+        """Queues the record on another caller's pipeline, whose round trip it then is."""
+        self._ledger.queue_starting(pipe, self.members)
+
+    def recorded(self) -> None:
+        for partition, batch in self._by_partition.items():
+            running = RunningBatch(partition, self.members[partition], len(batch))
+            for message in batch:
+                message.batch = running
 
 
 class Recovery:
@@ -123,19 +148,14 @@ class Recovery:
         except RedisUnavailable as exc:
             log.debug("attempt of %r not recorded: %s", message, exc)
 
-    def starting(self, messages: list[Any]) -> None:
-        """Puts messages about to be handed to handlers on record as running (one batch per
-        partition). Raises RedisUnavailable: then they must not start yet."""
+    def plan_start(self, messages: list[Any]) -> Start:
+        """Messages about to be handed to handlers, to put on record as running (one batch
+        per partition) before they start: ``record`` them in a round trip of their own, or
+        ``queue`` them on another caller's pipeline and call ``recorded`` once it applied."""
         by_partition: dict[int, list[Any]] = {}
         for message in messages:
             by_partition.setdefault(message.partition, []).append(message)
-        members = {p: pack_offsets([m.offset for m in batch])
-                   for p, batch in by_partition.items()}
-        self._ledger.starting(members)
-        for partition, batch in by_partition.items():
-            running = RunningBatch(partition, members[partition], len(batch))
-            for message in batch:
-                message.batch = running
+        return Start(self._ledger, by_partition)
 
     def settled(self, messages: list[Any]) -> list[Any]:
         """Messages are done or dead-lettered: what may run next."""

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
@@ -108,7 +109,7 @@ class Runtime:
 
     def _poll(self) -> list[Any]:
         if self._holding_since is not None and not self.flow.paused:
-            self.stopping.wait(BUSY_POLL_S)   # handlers make room meanwhile
+            self._hold_turn()
             return []
         buffered = self.buffered
         room = self.settings.max_buffered - buffered
@@ -122,6 +123,19 @@ class Runtime:
         if batch and count > 1:
             batch += self.consumer.consume(count - 1, 0)
         return batch
+
+    def _hold_turn(self) -> None:
+        """At the bound, a turn takes no records; it waits only when it has nothing else to
+        do, and then until the done marks' round trip returns (what frees most room when
+        handlers are fast) or BUSY_POLL_S at most, for handlers to make room."""
+        completion = self.completion
+        if completion.settle_due or self.feeder.room() > 0:
+            return
+        record_out = completion.record_out
+        if record_out is not None:
+            futures.wait([record_out], timeout=BUSY_POLL_S)
+        else:
+            self.stopping.wait(BUSY_POLL_S)
 
     def _admit(self, messages: list[Any]) -> None:
         if self.duplicates is not None:

@@ -49,7 +49,9 @@ class Store:
         self.down = False
         self.counters = Counters()
 
-    def seen(self, ids: list[str]) -> list[bool]:
+    def seen(self, ids: list[str], also: Any = None) -> list[bool]:
+        if also is not None:
+            also(None)   # the ledger's record rides on the lookup's round trip
         return [i in self.done for i in ids]
 
     def record(self, ids: list[str]) -> None:
@@ -98,6 +100,9 @@ class Ledger:
         pass
 
     def starting(self, members: Any) -> None:
+        pass
+
+    def queue_starting(self, pipe: Any, members: Any) -> None:
         pass
 
 
@@ -219,6 +224,25 @@ def test_done_marks_are_written_off_the_poll_thread_and_gather_while_one_batch_i
         _settle_until(p, lambda: p.position() == 3)
         assert p.store.batches == [["a"], ["b", "c"]]
         assert p.completion.counts == {"processed": 3} and p.completion.pending_records == 0
+
+
+def test_settle_is_due_for_handler_results_and_for_a_record_that_came_back():
+    with ThreadPoolExecutor(1) as writer:
+        p = Pipeline(marks_writer=writer)
+        p.store = p.duplicates._store = SlowStore()   # type: ignore[union-attr]
+        assert not p.completion.settle_due and p.completion.record_out is None
+        message = p.take(0, 0, "a")
+        p.duplicates.admit([message])
+        p.results.append(([message], Verdict.DONE))
+        assert p.completion.settle_due, "a handler's result waits"
+        p.completion.settle()
+        record_out = p.completion.record_out
+        assert record_out is not None and not p.completion.settle_due, "Redis has not answered"
+        p.store.answer.set()
+        record_out.result(timeout=10)
+        assert p.completion.settle_due, "the record came back: its messages can complete"
+        p.completion.settle()
+        assert p.position() == 1 and p.completion.record_out is None
 
 
 def test_a_done_mark_redis_refused_is_written_again_on_a_later_turn():

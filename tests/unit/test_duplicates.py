@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -27,10 +28,12 @@ class Store:
         self.counters = Counters()
         self.asked: list[list[str]] = []
 
-    def seen(self, ids: list[str]) -> list[bool]:
+    def seen(self, ids: list[str], also: Any = None) -> list[bool]:
         if self.down:
             raise RedisUnavailable("connection refused")
         self.asked.append(ids)
+        if also is not None:
+            also(self)
         return [i in self.done for i in ids]
 
     def record(self, ids: list[str]) -> None:
@@ -106,12 +109,23 @@ def test_redis_down_stops_screening_by_default_and_clears_once_it_answers():
     assert not dups.redis_down
 
 
-def test_keep_going_without_redis_screens_nothing_as_done():
+def test_the_screen_raises_while_redis_is_down_even_when_told_to_keep_going():
+    # the pre-start step decides what keeping going means: it must learn that the commands
+    # it queued on the lookup's round trip may not have been applied
     store = Store(done={"a"})
     dups = DuplicateFilter(store, keep_going_without_redis=True)
     store.down = True
-    assert dups.screen([msg("a"), msg("b")]) == [False, False]
+    with pytest.raises(RedisUnavailable):
+        dups.screen([msg("a"), msg("b")])
     assert dups.redis_down
+
+
+def test_the_screen_sends_the_callers_commands_with_its_lookup():
+    store = Store(done={"a"})
+    dups = DuplicateFilter(store, keep_going_without_redis=False)
+    queued_on = []
+    assert dups.screen([msg("a"), msg("b")], also=queued_on.append) == [True, False]
+    assert queued_on == [store]
 
 
 def test_record_marks_ids_done_or_raises_while_redis_is_down():

@@ -132,6 +132,23 @@ def test_redis_down_keeps_the_batch_staged_in_order_and_waits_before_asking_agai
     assert offsets(executor.submitted[0]) == [0, 1, 2] and len(feeder) == 0
 
 
+def test_room_tells_what_feed_would_hand_over_now():
+    now = [100.0]
+    executor, prestart = Executor(concurrency=4, pace_s=1.0, ready=60), Prestart()
+    feeder = Feeder(executor, prestart, clock=lambda: now[0])
+    assert feeder.room() == 0, "nothing staged"
+    feeder.add(msgs(100))
+    assert feeder.room() == READY_MIN - 60
+    executor.ready = READY_MIN
+    assert feeder.room() == 0, "the executor is full"
+    executor.ready = 0
+    prestart.down = True
+    feeder.feed()
+    assert feeder.room() == 0, "waiting before asking Redis again"
+    now[0] += PRESTART_RETRY_S
+    assert feeder.room() == READY_MIN
+
+
 def test_drop_returns_staged_messages_keep_rejects():
     feeder = Feeder(Executor(), Prestart(), clock=lambda: 0.0)
     feeder.add(msgs(2, partition=0) + msgs(2, partition=1) + msgs(1, partition=0))

@@ -1,4 +1,5 @@
-"""The pre-start step: dedup's screen, then the crash ledger's record of what starts."""
+"""The pre-start step: dedup's screen, with the crash ledger's record of what starts riding on
+the screen's round trip."""
 
 from __future__ import annotations
 
@@ -8,76 +9,96 @@ from typing import Any
 import pytest
 
 from consumer.errors import RedisUnavailable
+from consumer.ledger import unpack_offsets
 from consumer.prestart import Prestart
+from consumer.recovery import Recovery
 
 
 class Screen:
+    """``DuplicateFilter.screen`` over a set; ``also`` gets a list standing for the pipeline."""
+
     def __init__(self, done: set[str]) -> None:
         self.done = done
         self.down = False
+        self.pipelines: list[list[Any]] = []
 
-    def screen(self, messages: list[Any]) -> list[bool]:
+    def screen(self, messages: list[Any], also: Any = None) -> list[bool]:
+        pipe: list[Any] = []
+        if also is not None:
+            also(pipe)
         if self.down:
             raise RedisUnavailable("down")
+        self.pipelines.append(pipe)
         return [m.message_id in self.done for m in messages]
 
 
 class Ledger:
     def __init__(self) -> None:
-        self.started: list[list[str]] = []
+        self.alone: list[dict[int, list[int]]] = []     # records in a round trip of their own
         self.down = False
 
-    def starting(self, messages: list[Any]) -> None:
+    def starting(self, batches: dict[int, bytes]) -> None:
         if self.down:
             raise RedisUnavailable("down")
-        self.started.append([m.message_id for m in messages])
+        self.alone.append({p: unpack_offsets(b) for p, b in batches.items()})
+
+    def queue_starting(self, pipe: list[Any], batches: dict[int, bytes]) -> None:
+        pipe.append({p: unpack_offsets(b) for p, b in batches.items()})
 
 
 def msgs(*ids: str) -> list[SimpleNamespace]:
-    return [SimpleNamespace(message_id=i, batch=None) for i in ids]
+    return [SimpleNamespace(message_id=i, partition=0, offset=n, batch=None, attempt=1)
+            for n, i in enumerate(ids)]
 
 
-def test_duplicates_are_flagged_and_only_the_rest_go_on_record_as_running():
-    ledger = Ledger()
-    prestart = Prestart(Screen({"b"}), ledger, keep_going_without_redis=False)
-    assert prestart(msgs("a", "b", "c")) == [False, True, False]
-    assert ledger.started == [["a", "c"]]
+def prestart(screen: Screen | None, ledger: Ledger | None, keep_going: bool = False) -> Prestart:
+    recovery = Recovery(ledger, max_attempts=3) if ledger is not None else None  # type: ignore[arg-type]
+    return Prestart(screen, recovery, keep_going_without_redis=keep_going)  # type: ignore[arg-type]
+
+
+def test_the_batch_goes_on_record_in_the_screens_round_trip_duplicates_included():
+    screen, ledger = Screen({"b"}), Ledger()
+    batch = msgs("a", "b", "c")
+    assert prestart(screen, ledger)(batch) == [False, True, False]
+    assert screen.pipelines == [[{0: [0, 1, 2]}]]
+    assert ledger.alone == [], "no round trip of its own"
+    assert all(m.batch is not None and m.batch.left == 3 for m in batch)
 
 
 def test_messages_already_on_record_are_not_recorded_twice():
     ledger = Ledger()
     batch = msgs("a", "b")
     batch[0].batch = object()       # on record since an earlier look
-    prestart = Prestart(None, ledger, keep_going_without_redis=False)
-    assert prestart(batch) == [False, False]
-    assert ledger.started == [["b"]]
+    assert prestart(None, ledger)(batch) == [False, False]
+    assert ledger.alone == [{0: [1]}]
 
 
-def test_nothing_to_start_asks_nothing_of_the_ledger():
-    ledger = Ledger()
-    prestart = Prestart(Screen({"a"}), ledger, keep_going_without_redis=False)
-    assert prestart(msgs("a")) == [True]
-    assert ledger.started == []
+def test_nothing_new_to_start_asks_nothing_of_the_ledger():
+    screen = Screen({"a"})
+    batch = msgs("a")
+    batch[0].batch = object()
+    assert prestart(screen, Ledger())(batch) == [True]
+    assert screen.pipelines == [[]]
 
 
 def test_without_dedup_or_ledger_nothing_is_a_duplicate():
-    assert Prestart(None, None, keep_going_without_redis=False)(msgs("a", "b")) == [False, False]
+    assert prestart(None, None)(msgs("a", "b")) == [False, False]
 
 
-def test_a_ledger_that_cannot_record_stops_the_start_unless_told_to_keep_going():
+def test_redis_down_stops_the_start_unless_told_to_keep_going():
+    screen = Screen({"b"})
+    screen.down = True
+    strict = msgs("a", "b")
+    with pytest.raises(RedisUnavailable):
+        prestart(screen, Ledger())(strict)
+    lenient = msgs("a", "b")
+    assert prestart(screen, Ledger(), keep_going=True)(lenient) == [False, False]
+    assert all(m.batch is None for m in strict + lenient), "not on record: may not be"
+
+
+def test_a_ledger_alone_that_cannot_record_stops_the_start_unless_told_to_keep_going():
     ledger = Ledger()
     ledger.down = True
-    strict = Prestart(Screen(set()), ledger, keep_going_without_redis=False)
     with pytest.raises(RedisUnavailable):
-        strict(msgs("a"))
-    lenient = Prestart(Screen({"b"}), ledger, keep_going_without_redis=True)
-    assert lenient(msgs("a", "b")) == [False, True]
-
-
-def test_a_screen_that_cannot_answer_stops_the_start_before_anything_is_recorded():
-    screen, ledger = Screen(set()), Ledger()
-    screen.down = True
-    prestart = Prestart(screen, ledger, keep_going_without_redis=False)
-    with pytest.raises(RedisUnavailable):
-        prestart(msgs("a"))
-    assert ledger.started == []
+        prestart(None, ledger)(msgs("a"))
+    assert prestart(None, ledger, keep_going=True)(msgs("a")) == [False]

@@ -71,7 +71,7 @@ def test_running_batches_are_on_record_until_every_message_of_them_settles():
     ledger, now = MemoryLedger(), [0.0]
     recovery = Recovery(ledger, max_attempts=3, clock=lambda: now[0])
     first, second = msgs(0, [5, 6]), msgs(1, [9])
-    recovery.starting(first + second)
+    recovery.plan_start(first + second).record()
     assert ledger.load(0)[1] == {5, 6} and ledger.load(1)[1] == {9}
     recovery.settled([first[0], second[0]])
     recovery.poll()
@@ -124,7 +124,7 @@ def test_redis_down_while_charging_holds_the_suspect_until_it_answers():
 def test_only_a_clean_release_forgets_what_was_running():
     ledger = MemoryLedger()
     recovery = Recovery(ledger, max_attempts=3)
-    recovery.starting(msgs(0, [5]) + msgs(1, [9]))
+    recovery.plan_start(msgs(0, [5]) + msgs(1, [9])).record()
     recovery.released(0, clean=False)      # lost: the next owner must look at offset 5
     recovery.released(1, clean=True)
     assert ledger.load(0)[1] == {5} and ledger.load(1)[1] == set()
