@@ -6,8 +6,8 @@
     store.counters              # bloom_negative, redis_hit, redis_miss, redis_roundtrips
 
 Redis is the authority. ``record`` adds the ids' 12-byte digests to the set of the current
-time bucket (``bucket_s = window_s / buckets_per_window``), one script call (SADD) per shard
-per batch, and the set expires as a whole ``window_s + clock_skew_s`` after its bucket ends.
+time bucket (``bucket_s = window_s / buckets_per_window``), one SADD per shard per batch
+(packed by ``redis_packed``), and the set expires as a whole ``window_s + clock_skew_s`` after its bucket ends.
 ``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]`` (SMISMEMBER,
 one script call per shard, in the pipeline that also reads the record log). An id is reported
 seen for at least ``window_s`` after it was recorded and at most ``window_s + bucket_s + 2 *
@@ -23,7 +23,7 @@ filter for the whole group, not per partition, so rebalances change nothing. Why
 lets a duplicate through:
 
 1. Every ``record`` appends the batch's Bloom keys to the group's log (a Redis stream, see
-   ``dedup_log``) in the same pipeline as its SADDs, and returns only once both are applied.
+   ``dedup_log``) in the same round trip as its SADDs, and returns only once both are applied.
 2. Each member keeps a log position P and the invariant: its filter holds the key of every id
    in log entries up to P, and of every id it recorded itself. A new member gets it from a
    snapshot (filter bits of a member that held it, with that member's P), or from P = 0 when
@@ -72,26 +72,15 @@ from .dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_
 from .redis_breaker import RedisBreaker
 from .redis_conn import RedisClient, connect, require_bytes_replies
 from .redis_keys import DIGEST_BYTES, GroupKeys, bloom_keys, bloom_keys_of, id_digests, ids_bytes
+from .redis_packed import Command, FixedWidthSadd, execute
 
 __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
 
-# Digests travel as one blob argument, split by the scripts: redis-py's cost per argument and
-# per command (~1 µs an id, ~15 µs a command) would otherwise be most of the client's cost per
-# message. Chunks of 1000 keep unpack() within Lua's stack limit.
-_ADD_DIGESTS = """
-local blob, width, added, chunk = ARGV[1], tonumber(ARGV[2]), 0, {}
-for offset = 1, #blob, width do
-  chunk[#chunk + 1] = string.sub(blob, offset, offset + width - 1)
-  if #chunk == 1000 then
-    added = added + redis.call('SADD', KEYS[1], unpack(chunk))
-    chunk = {}
-  end
-end
-if #chunk > 0 then added = added + redis.call('SADD', KEYS[1], unpack(chunk)) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return added
-"""
-
+# Lookups send their digests as one blob, split by a script: redis-py's cost per argument and
+# per command (~0.16 µs an id, ~15 µs a command) would otherwise be most of the client's cost
+# per lookup. Chunks of 1000 keep unpack() within Lua's stack limit. (A record's SADD is packed
+# by hand instead, redis_packed: its ids are every message, a lookup's only the filter's
+# "maybe"s.)
 # KEYS: the done sets of the window's buckets (one shard); returns one '0'/'1' per digest.
 _FIND_DIGESTS = """
 local blob, width, members, found = ARGV[1], tonumber(ARGV[2]), {}, {}
@@ -255,14 +244,13 @@ class DedupStore:
             self._filter.add_own(keys)
         bucket = bucket_of(now, self.settings)
         expire_at_ms = int(bucket_expires_at(bucket, self.settings) * 1000)
-        pipe = client.pipeline(transaction=False)
+        commands: list[Command] = []
         for shard, positions in self._keys.by_shard(digests).items():
-            blob = b"".join([digests[p] for p in positions])
-            # EVAL by name: redis-py's cluster pipeline has no eval(), but routes the command
-            pipe.execute_command("EVAL", _ADD_DIGESTS, 1, self._keys.done(shard, bucket), blob,
-                                 DIGEST_BYTES, expire_at_ms)
-        self._filter.record_log.queue_append(pipe, keys)
-        replies = list(pipe.execute())
+            done = self._keys.done(shard, bucket)
+            commands.append(FixedWidthSadd(done, [digests[p] for p in positions], DIGEST_BYTES))
+            commands.append(("PEXPIREAT", done, expire_at_ms))
+        commands += self._filter.record_log.append_commands(keys)
+        replies = execute(client, commands)
         with self._lock:
             self._roundtrips += 1
             self._filter.recorded(parse_id(replies[-GroupLog.APPEND_REPLIES]))

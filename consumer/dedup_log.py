@@ -93,10 +93,10 @@ class GroupLog:
         self._read_count = read_count
         self._write_script: Any = None
 
-    def queue_append(self, pipe: Any, bloom_keys: Sequence[int]) -> None:
+    def append_commands(self, bloom_keys: Sequence[int]) -> list[tuple[Any, ...]]:
         """Replies: the new entry's id, then the PEXPIRE's."""
-        pipe.xadd(self._keys.log, {b"m": self._member, b"k": pack_keys(bloom_keys)})
-        pipe.pexpire(self._keys.log, self._retention_ms)
+        return [("XADD", self._keys.log, "*", b"m", self._member, b"k", pack_keys(bloom_keys)),
+                ("PEXPIRE", self._keys.log, self._retention_ms)]
 
     def queue_read(self, pipe: Any, after: StreamId) -> None:
         """The XREAD comes first: a trim that removed entries it should have returned happened

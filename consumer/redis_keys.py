@@ -2,9 +2,9 @@
 
 Every key is ``consumer:{<tag>}:<kind>:...``. The braces are a Redis Cluster hash tag: only the
 part inside them picks the slot, so all keys with one tag live on one node and a command that
-carries many ids (the scripts that SADD or SMISMEMBER a batch) never spans slots. With ``shards=1`` (the
-default) the tag is the group name, so every key of a group is in one slot and a batch is one
-round trip to one node. ``shards=N`` spreads a group's ids over the tags ``<group>#0`` ...
+carries many ids (a batch's SADD, or the script that looks a batch up) never spans slots. With
+``shards=1`` (the default) the tag is the group name, so every key of a group is in one slot
+and a batch is one round trip to one node. ``shards=N`` spreads a group's ids over the tags ``<group>#0`` ...
 ``<group>#N-1`` (and so over the nodes of a cluster); batches are then split per shard. The
 group-wide keys (the record log, snapshots) always use the plain group tag. Every member of a
 group must use the same ``shards``.

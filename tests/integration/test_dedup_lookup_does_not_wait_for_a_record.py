@@ -10,39 +10,32 @@ import threading
 
 import pytest
 
+from consumer import dedup
 from consumer.dedup import DedupSettings, DedupStore
 from consumer.redis_conn import connect
 
 pytestmark = pytest.mark.integration
 
 
-def holding_record_replies(client, applied: threading.Event, release: threading.Event):
-    """Pipelines that append to the log (a record's) run in Redis, then hold their reply."""
-    make_pipeline = client.pipeline
+def hold_record_replies(monkeypatch, applied: threading.Event, release: threading.Event):
+    """Round trips that append to the log (a record's) run in Redis, then hold their reply."""
+    execute = dedup.execute
 
-    def pipeline(*args, **kwargs):
-        pipe = make_pipeline(*args, **kwargs)
-        execute = pipe.execute
+    def held_execute(client, commands):
+        replies = execute(client, commands)
+        if any(isinstance(command, tuple) and command[0] == "XADD" for command in commands):
+            applied.set()
+            assert release.wait(20), "the test never released the record's reply"
+        return replies
 
-        def held_execute(*eargs, **ekwargs):
-            is_record = any(command[0] == "XADD" for command, _ in pipe.command_stack)
-            replies = execute(*eargs, **ekwargs)
-            if is_record:
-                applied.set()
-                assert release.wait(20), "the test never released the record's reply"
-            return replies
-
-        pipe.execute = held_execute
-        return pipe
-
-    client.pipeline = pipeline
-    return client
+    monkeypatch.setattr(dedup, "execute", held_execute)
 
 
-def test_a_lookup_runs_while_a_record_round_trip_is_out(redis_url, unique, caplog):
+def test_a_lookup_runs_while_a_record_round_trip_is_out(redis_url, unique, caplog, monkeypatch):
     caplog.set_level(logging.WARNING, logger="consumer.dedup")
     applied, release = threading.Event(), threading.Event()
-    client = holding_record_replies(connect(redis_url), applied, release)
+    hold_record_replies(monkeypatch, applied, release)
+    client = connect(redis_url)
     store = DedupStore(client, DedupSettings(group=f"overlap-{unique}", bloom_capacity=10_000))
     done = [f"order-{i}" for i in range(200)]
     fresh = [f"order-{i}" for i in range(200, 300)]
