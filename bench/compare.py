@@ -1,18 +1,19 @@
-"""Side by side on the same Avro records, in one run: two ceilings (a raw confluent-kafka ``consume()``
-loop, and the same loop decoding with fastavro), ``consumer run`` with the full pipeline
-(registry Avro, dedup on Redis, metrics, a trivial handler, at-least-once commits) with one and
-two processes, and the Python peers doing the same decode and handler at least once: Quix
-Streams and FastStream (aiokafka and confluent-kafka flavours).
+"""Side by side on the same Avro records, in one run: two ceilings (a raw confluent-kafka
+``consume()`` loop, and the same loop decoding with fastavro), ``consumer run`` with the full
+pipeline (registry Avro, dedup on Redis, metrics, a trivial handler, at-least-once commits)
+with one and two processes, and the Python peers doing the same decode and handler at least
+once: Quix Streams and FastStream (aiokafka and confluent-kafka flavours).
 
 Each contender runs in its own process tree (so its RSS is its own) and its own group, on a
-topic of its own filled with the same backlog just before it starts: msgs/s is measured on that
-backlog, from the first record its handler sees to the last. (One topic for all would not be
-fair on Tansu 0.6.0: every live load leaves thousands of one-record batches behind, and the
-broker's cost per record fetched grows with the batches a partition holds, bench/RESULTS.md.) Then a live load of records at a fixed
-rate is produced while it runs: p50/p99 end-to-end latency is now minus the record's timestamp
-when the handler sees it. Peak RSS is sampled over the contender's whole tree, and the cores
-in use while the backlog is read (CPU seconds over wall seconds, from /proc) are counted for the
-contender's tree, the broker and Redis: on a small machine they share the cores.
+topic of its own, filled with the same backlog just before it starts and deleted after: msgs/s
+is measured on that backlog, from the first record its handler sees to the last. (One topic
+for all would not be fair on Tansu 0.6.0: every live load leaves thousands of one-record
+batches behind, and the broker's cost per record fetched grows with the batches a partition
+holds, bench/RESULTS.md.) Then a live load of records at a fixed rate is produced while it
+runs: p50/p99 end-to-end latency is now minus the record's timestamp when the handler sees
+it. Peak RSS is sampled over the contender's whole tree, and the cores in use while the backlog
+is read (CPU seconds over wall seconds, from /proc) are counted for the contender's tree, the
+broker and Redis: on a small machine they share the cores.
 
     .venv/bin/python bench/compare.py [--messages N] [--rounds R] [--only NAME ...]
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import REPO, group_flags, start_broker, start_redis, start_registry, unique  # type: ignore
+from confluent_kafka.admin import AdminClient
 from orders_feed import SCHEMA_FILE, OrdersTopic
 from probe import ENV_DIR, read_latencies, read_states
 
@@ -170,10 +172,24 @@ def filled_topic(o: argparse.Namespace, s: dict[str, str], backlog: int) -> Orde
     return feed
 
 
+def drop_topic(bootstrap: str, topic: str) -> None:
+    """Tansu keeps every topic in memory: each contender finds the broker holding the same."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.delete_topics([topic], operation_timeout=30)[topic].result()
+
+
 def measure(name: str, o: argparse.Namespace, s: dict[str, str],
             services_pids: dict[str, int]) -> Result:
     backlog = o.faststream_backlog if name.startswith("faststream") else o.messages
     feed = filled_topic(o, s, backlog)
+    try:
+        return _measure(name, o, s, feed, backlog, services_pids)
+    finally:
+        drop_topic(s["bootstrap"], feed.topic)
+
+
+def _measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTopic,
+             backlog: int, services_pids: dict[str, int]) -> Result:
     group = unique(name)
     feed.start_group_at_backlog(group, backlog)
     probe_dir = tempfile.mkdtemp(dir=s["workdir"])
