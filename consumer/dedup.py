@@ -7,7 +7,8 @@
 
 Redis is the authority. ``record`` adds the ids' 12-byte digests to the set of the current
 time bucket (``bucket_s = window_s / buckets_per_window``), one SADD per shard per batch
-(packed by ``redis_packed``), and the set expires as a whole ``window_s + clock_skew_s`` after its bucket ends.
+(packed by ``redis_packed``), and the set expires as a whole ``window_s + clock_skew_s`` after
+its bucket ends.
 ``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]`` (SMISMEMBER,
 one script call per shard, in the pipeline that also reads the record log). An id is reported
 seen for at least ``window_s`` after it was recorded and at most ``window_s + bucket_s + 2 *
@@ -41,9 +42,10 @@ lets a duplicate through:
    key is added no earlier than its id was recorded.
 
 A "seen" answer needs the id's digest in a done set, so an id nobody recorded is never
-reported seen (unless two ids share a 96-bit digest, see ``redis_keys``). Redis must keep what it acknowledged: use ``maxmemory-policy noeviction``, and know that a
-failover losing acknowledged writes loses those ids (handler idempotency, ``idempotency.py``,
-is the second layer for that, as for a crash between a side effect and its ``record``).
+reported seen (unless two ids share a 96-bit digest, see ``redis_keys``). Redis must keep
+what it acknowledged: use ``maxmemory-policy noeviction``, and know that a failover losing
+acknowledged writes loses those ids (handler idempotency, ``idempotency.py``, is the second
+layer for that, as for a crash between a side effect and its ``record``).
 
 Redis Cluster: pass a ``redis+cluster://`` URL (``redis_conn``); keys are hash-tagged per group
 or per shard (``redis_keys``). Failures go through a ``RedisBreaker``: every error is
@@ -78,9 +80,10 @@ __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
 
 # Lookups send their digests as one blob, split by a script: redis-py's cost per argument and
 # per command (~0.16 µs an id, ~15 µs a command) would otherwise be most of the client's cost
-# per lookup. Chunks of 1000 keep unpack() within Lua's stack limit. (A record's SADD is packed
-# by hand instead, redis_packed: its ids are every message, a lookup's only the filter's
-# "maybe"s.)
+# per lookup. Chunks of 1000 keep unpack() within Lua's stack limit. A record's SADD is packed
+# by hand instead (redis_packed): its ids are every message, a lookup's only the filter's
+# "maybe"s.
+#
 # KEYS: the done sets of the window's buckets (one shard); returns one '0'/'1' per digest.
 _FIND_DIGESTS = """
 local blob, width, members, found = ARGV[1], tonumber(ARGV[2]), {}, {}

@@ -4,10 +4,10 @@ Every key is ``consumer:{<tag>}:<kind>:...``. The braces are a Redis Cluster has
 part inside them picks the slot, so all keys with one tag live on one node and a command that
 carries many ids (a batch's SADD, or the script that looks a batch up) never spans slots. With
 ``shards=1`` (the default) the tag is the group name, so every key of a group is in one slot
-and a batch is one round trip to one node. ``shards=N`` spreads a group's ids over the tags ``<group>#0`` ...
-``<group>#N-1`` (and so over the nodes of a cluster); batches are then split per shard. The
-group-wide keys (the record log, snapshots) always use the plain group tag. Every member of a
-group must use the same ``shards``.
+and a batch is one round trip to one node. ``shards=N`` spreads a group's ids over the tags
+``<group>#0`` ... ``<group>#N-1`` (and so over the nodes of a cluster); batches are then split
+per shard. The group-wide keys (the record log, snapshots) always use the plain group tag.
+Every member of a group must use the same ``shards``.
 
 Ids are stored in Redis as the first 12 bytes of their XXH3-128 hash: the memory cost per id
 does not depend on the id's length (~56 bytes an id in a set, measured by bench/dedup.py; 12
