@@ -5,15 +5,17 @@ with one and two processes, and the Python peers doing the same decode and handl
 once: Quix Streams and FastStream (aiokafka and confluent-kafka flavours).
 
 Each contender runs in its own process tree (so its RSS is its own) and its own group, on a
-topic of its own, filled with the same backlog just before it starts and deleted after: msgs/s
-is measured on that backlog, from the first record its handler sees to the last. (One topic
-for all would not be fair on Tansu 0.6.0: every live load leaves thousands of one-record
+topic of its own, filled with the same backlog just before it starts and deleted after. (One
+topic for all would not be fair on Tansu 0.6.0: every live load leaves thousands of one-record
 batches behind, and the broker's cost per record fetched grows with the batches a partition
-holds, bench/RESULTS.md.) Then a live load of records at a fixed rate is produced while it
-runs: p50/p99 end-to-end latency is now minus the record's timestamp when the handler sees
-it. Peak RSS is sampled over the contender's whole tree, and the cores in use while the backlog
-is read (CPU seconds over wall seconds, from /proc) are counted for the contender's tree, the
-broker and Redis: on a small machine they share the cores.
+holds, bench/RESULTS.md.) msgs/s is measured on that backlog, from the first record its handler
+sees to the last (with several processes, while all of them read: ``_rates``). Then a live load
+of records at a fixed rate is produced while it runs: p50/p99 end-to-end latency is now minus
+the record's timestamp when the handler sees it. Peak RSS is sampled over the contender's whole
+tree, and the cores in use while the backlog is read (CPU seconds over wall seconds, from
+/proc) are counted for the contender's tree, the broker and Redis: on a small machine they
+share the cores. Contenders take turns, round after round; a ratio between two is the median of
+their ratios within each round.
 
     .venv/bin/python bench/compare.py [--messages N] [--rounds R] [--only NAME ...]
 
@@ -36,11 +38,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common import REPO, group_flags, start_broker, start_redis, start_registry, unique  # type: ignore
 from confluent_kafka.admin import AdminClient
 from orders_feed import SCHEMA_FILE, OrdersTopic
-from probe import ENV_DIR, read_latencies, read_states
+from probe import ENV_DIR, backlog_read_by, read_latencies, read_states
 
 from consumer import services
 from tests.support.kafka import create_topic
@@ -224,19 +227,25 @@ def _measure(name: str, o: argparse.Namespace, s: dict[str, str], feed: OrdersTo
                   peak / 2**20, meter.cores, wall_rate, start_spread_s)
 
 
-def _rates(states: list[dict[str, float]]) -> tuple[float, float, float]:
-    """The contender's rate: the sum of its processes' own rates, each its backlog over its
-    own first to last record. Beside it, the wall rate (all records over the first to the last
-    of any) and how far apart the processes saw their first records. The rates differ only
-    where processes start apart, as members of a new group on Tansu sometimes do: a
-    follower's SyncGroup that reaches it before the leader's is answered ~1 s later
-    (bench/RESULTS.md), a second in which one member reads alone."""
+def _rates(states: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """The contender's rate: the records its processes read while all of them were reading
+    (from the last one's first record to the first one's last), over that time; with one
+    process, its backlog over its first to last record. Beside it, the wall rate (all records over
+    the first to the last of any) and how far apart the processes saw their first records.
+    Members of a new group on Tansu sometimes start apart: a follower's SyncGroup that reaches
+    it before the leader's is answered ~1 s later (bench/RESULTS.md), a second in which one
+    member reads alone, faster than with the other beside it; the wall rate counts that second
+    against the pair, and the sum of each member's own rate counted it for them."""
     readers = [st for st in states if st["backlog"] and st["last_s"] > st["first_s"]]
     total = sum(st["backlog"] for st in states)
-    own = sum(st["backlog"] / (st["last_s"] - st["first_s"]) for st in readers)
-    wall = max(st["last_s"] for st in readers) - min(st["first_s"] for st in readers)
     starts = [st["first_s"] for st in readers]
-    return own, total / wall, max(starts) - min(starts)
+    wall = max(st["last_s"] for st in readers) - min(starts)
+    together_from, together_to = max(starts), min(st["last_s"] for st in readers)
+    if together_to <= together_from:   # one after the other: no time when all were reading
+        return total / wall, total / wall, max(starts) - min(starts)
+    read = sum(backlog_read_by(st, together_to) - backlog_read_by(st, together_from)
+               for st in readers)
+    return read / (together_to - together_from), total / wall, max(starts) - min(starts)
 
 
 def _wait(proc: subprocess.Popen[bytes], probe_dir: str, field: str, target: int,
@@ -318,36 +327,35 @@ def print_table(results: dict[str, Result], o: argparse.Namespace,
           f"(FastStream {o.faststream_backlog:,}); live load {o.live_rate}/s for "
           f"{o.live_seconds}s; fetch wait {o.fetch_wait_ms or 'library default'} ms; "
           f"median of {o.rounds} round(s)\n")
-    ceiling = results.get("raw-avro")
     print("| contender | msgs/s | x decoding raw loop | p50 latency | p99 latency | peak RSS "
           "| cores: contender / broker / redis |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
-        ratio = f"{r.rate / ceiling.rate:.2f}" if ceiling else "-"
+        ratio = f"{statistics.median(_round_ratios(rounds, name, 'raw-avro')):.2f}" \
+            if "raw-avro" in rounds else "-"
         print(f"| {LABELS[name]} | {r.rate:,.0f} | {ratio} | {r.p50_ms:.1f} ms "
               f"| {r.p99_ms:.1f} ms | {r.peak_rss_mb:.0f} MB | {_cores(r.cores)} |")
     print()
     for what, numerator, denominator, target in TARGETS:
         if numerator in results and denominator in results:
-            achieved = results[numerator].rate / results[denominator].rate
+            ratios = _round_ratios(rounds, numerator, denominator)
+            achieved = statistics.median(ratios)
             verdict = "met" if achieved >= target else "MISSED"
-            print(f"{what:<40} {achieved:7.2f}   target >= {target:g}: {verdict:<6}"
-                  f"{_per_round(rounds, numerator, denominator, target)}")
+            met = sum(r >= target for r in ratios)
+            per_round = f"  rounds {', '.join(f'{r:.2f}' for r in ratios)} " \
+                        f"({met} of {len(ratios)} met)" if len(ratios) > 1 else ""
+            print(f"{what:<40} {achieved:7.2f}   target >= {target:g}: {verdict:<6}{per_round}")
     for what, numerator, denominator in REFERENCES:
         if numerator in results and denominator in results:
-            print(f"{what:<40} {results[numerator].rate / results[denominator].rate:7.2f}")
+            print(f"{what:<40} {statistics.median(_round_ratios(rounds, numerator, denominator)):7.2f}")
 
 
-def _per_round(rounds: dict[str, list[Result]], numerator: str, denominator: str,
-               target: float) -> str:
-    """The ratio within each round (contenders of a round ran minutes apart, under the same
-    load): how far the median can be trusted on a machine whose speed drifts."""
-    ratios = [n.rate / d.rate for n, d in zip(rounds[numerator], rounds[denominator],
-                                               strict=True)]
-    if len(ratios) < 2:
-        return ""
-    met = sum(r >= target for r in ratios)
-    return f"  rounds {', '.join(f'{r:.2f}' for r in ratios)} ({met} of {len(ratios)} met)"
+def _round_ratios(rounds: dict[str, list[Result]], numerator: str,
+                  denominator: str) -> list[float]:
+    """The ratio within each round. A ratio's figure is the median of these, not the ratio of
+    the two medians: the contenders of a round ran minutes apart, on a machine whose speed
+    drifts, and two medians may come from rounds far apart."""
+    return [n.rate / d.rate for n, d in zip(rounds[numerator], rounds[denominator], strict=True)]
 
 
 def _cores(cores: dict[str, float]) -> str:

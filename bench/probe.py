@@ -5,9 +5,9 @@ The contender's handler calls ``PROBE.seen(timestamp_ms)`` for each record it se
 written before the process started are its backlog: their count and the times of the first and
 the last give the throughput. Records written after it started are the live load: for those
 the probe keeps now minus the record's timestamp, the end-to-end latency. A thread writes the
-counts to ``$BENCH_PROBE_DIR/<pid>.json`` a few times a second, so bench/compare.py follows
-every process of a contender (``consumer run --processes 2`` has two members), and at exit the
-latencies to ``<pid>.lat``.
+counts, and when every MARK_EVERY-th backlog record was seen, to ``$BENCH_PROBE_DIR/<pid>.json``
+a few times a second, so bench/compare.py follows every process of a contender (``consumer run
+--processes 2`` has two members), and at exit the latencies to ``<pid>.lat``.
 
     consumer run --handler bench.probe:consumer_handler ...
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import bisect
 import json
 import os
 import threading
@@ -23,6 +24,7 @@ import time
 from typing import Any
 
 PUBLISH_EVERY_S = 0.2
+MARK_EVERY = 1000   # backlog records between two entries of the published timeline
 ENV_DIR = "BENCH_PROBE_DIR"
 
 
@@ -34,6 +36,7 @@ class Probe:
         self.backlog = 0
         self.first_s = 0.0
         self.last_s = 0.0
+        self.marks: list[float] = []   # when the MARK_EVERY-th, 2*MARK_EVERY-th ... was seen
         self.latencies_ms = array.array("d")
         self._closed = False
         threading.Thread(target=self._publish_loop, name="probe", daemon=True).start()
@@ -47,6 +50,8 @@ class Probe:
                 if not self.first_s:
                     self.first_s = now
                 self.last_s = now
+                if not self.backlog % MARK_EVERY:
+                    self.marks.append(now)
         else:
             self.latencies_ms.append(now * 1000.0 - timestamp_ms)
 
@@ -66,7 +71,8 @@ class Probe:
 
     def _publish(self, final: bool) -> None:
         state = {"backlog": self.backlog, "live": len(self.latencies_ms),
-                 "first_s": self.first_s, "last_s": self.last_s, "final": final}
+                 "first_s": self.first_s, "last_s": self.last_s, "marks": self.marks[:],
+                 "final": final}
         partial = f"{self._path}.json.{threading.get_ident()}.partial"
         with open(partial, "w") as out:
             json.dump(state, out)
@@ -92,6 +98,21 @@ def read_states(out_dir: str) -> list[dict[str, Any]]:
             except (OSError, ValueError):
                 continue  # being replaced right now: read again on the next look
     return states
+
+
+def backlog_read_by(state: dict[str, Any], at_s: float) -> float:
+    """How many backlog records a process had seen at ``at_s``, from its published timeline
+    (linear between two marks)."""
+    times = [state["first_s"], *state["marks"], state["last_s"]]
+    counts = [1, *range(MARK_EVERY, MARK_EVERY * len(state["marks"]) + 1, MARK_EVERY),
+              state["backlog"]]
+    after = bisect.bisect_left(times, at_s)
+    if after == 0:
+        return counts[0]
+    if after == len(times):
+        return counts[-1]
+    t0, t1, c0, c1 = times[after - 1], times[after], counts[after - 1], counts[after]
+    return c0 + (c1 - c0) * (at_s - t0) / (t1 - t0)
 
 
 def read_latencies(out_dir: str) -> list[float]:
