@@ -331,8 +331,7 @@ def print_table(results: dict[str, Result], o: argparse.Namespace,
           "| cores: contender / broker / redis |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
-        ratio = f"{statistics.median(_round_ratios(rounds, name, 'raw-avro')):.2f}" \
-            if "raw-avro" in rounds else "-"
+        ratio = f"{_ratio(rounds, name, 'raw-avro'):.2f}" if "raw-avro" in rounds else "-"
         print(f"| {LABELS[name]} | {r.rate:,.0f} | {ratio} | {r.p50_ms:.1f} ms "
               f"| {r.p99_ms:.1f} ms | {r.peak_rss_mb:.0f} MB | {_cores(r.cores)} |")
     print()
@@ -342,12 +341,12 @@ def print_table(results: dict[str, Result], o: argparse.Namespace,
             achieved = statistics.median(ratios)
             verdict = "met" if achieved >= target else "MISSED"
             met = sum(r >= target for r in ratios)
-            per_round = f"  rounds {', '.join(f'{r:.2f}' for r in ratios)} " \
-                        f"({met} of {len(ratios)} met)" if len(ratios) > 1 else ""
+            per_round = (f"  rounds {', '.join(f'{r:.2f}' for r in ratios)} "
+                         f"({met} of {len(ratios)} met)") if len(ratios) > 1 else ""
             print(f"{what:<40} {achieved:7.2f}   target >= {target:g}: {verdict:<6}{per_round}")
     for what, numerator, denominator in REFERENCES:
         if numerator in results and denominator in results:
-            print(f"{what:<40} {statistics.median(_round_ratios(rounds, numerator, denominator)):7.2f}")
+            print(f"{what:<40} {_ratio(rounds, numerator, denominator):7.2f}")
 
 
 def _round_ratios(rounds: dict[str, list[Result]], numerator: str,
@@ -356,6 +355,10 @@ def _round_ratios(rounds: dict[str, list[Result]], numerator: str,
     the two medians: the contenders of a round ran minutes apart, on a machine whose speed
     drifts, and two medians may come from rounds far apart."""
     return [n.rate / d.rate for n, d in zip(rounds[numerator], rounds[denominator], strict=True)]
+
+
+def _ratio(rounds: dict[str, list[Result]], numerator: str, denominator: str) -> float:
+    return statistics.median(_round_ratios(rounds, numerator, denominator))
 
 
 def _cores(cores: dict[str, float]) -> str:
