@@ -143,7 +143,7 @@ def main() -> None:
         after = [m.counters for m in members]
         memory_after = int(client.info("memory")["used_memory"])
         done_keys = client.keys(f"consumer:{{{settings.group}}}:dedup:done:*")
-        sets_bytes = sum(int(client.memory_usage(k, samples=0) or 0) for k in done_keys)
+        marks_bytes = sum(int(client.memory_usage(k, samples=0) or 0) for k in done_keys)
         log_bytes = int(client.memory_usage(f"consumer:{{{settings.group}}}:dedup:log",
                                             samples=0) or 0)
         snapshot_bytes = sum(int(client.memory_usage(k, samples=0) or 0) for k in
@@ -169,8 +169,8 @@ def main() -> None:
     print(f"3. baseline Avro decode {decode_us:.2f} µs/message -> throughput ratio dedup "
           f"on/off for a decode-only pipeline: {decode_us / (decode_us + dedup_cpu):.2f}")
     print(f"4. Redis memory for {recorded:,} recorded ids: used_memory "
-          f"{(memory_after - memory_before) / recorded:.1f} B/id; done sets "
-          f"{sets_bytes / recorded:.1f} B/id; record log (untrimmed) {log_bytes / recorded:.1f}"
+          f"{(memory_after - memory_before) / recorded:.1f} B/id; done marks "
+          f"{marks_bytes / recorded:.1f} B/id; record log (untrimmed) {log_bytes / recorded:.1f}"
           f" B/id; snapshots {snapshot_bytes:,} B in total")
 
 

@@ -5,18 +5,25 @@
     store.record(done_ids)      # durable in Redis when it returns: commit offsets after
     store.counters              # bloom_negative, redis_hit, redis_miss, redis_roundtrips
 
-Redis is the authority. ``record`` adds the ids' 12-byte digests to the set of the current
-time bucket (``bucket_s = window_s / buckets_per_window``), one SADD per shard per batch
-(packed by ``redis_packed``), and the set expires as a whole ``window_s + clock_skew_s`` after
-its bucket ends.
-``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]`` (SMISMEMBER,
-one script call per shard, in the pipeline that also reads the record log). An id is reported
-seen for at least ``window_s`` after it was recorded and at most ``window_s + bucket_s + 2 *
-skew`` (``dedup_settings``). Memory in Redis: ~56 bytes per id in the sets, plus 8 bytes per id
-in the record log until a snapshot lets it be trimmed (bench/dedup.py; bench/RESULTS.md has
-the figures). Times are Redis's clock, estimated from TIME when the store starts and once per
-``snapshot_interval_s``, so members' clocks need not agree; ``clock_skew_s`` only covers the
-estimate's error. Needs Redis 6.2 or later (SMISMEMBER, XTRIM MINID).
+Redis is the authority. ``record`` appends the ids' 12-byte digests to done-marks strings,
+one per shard, time bucket (``bucket_s = window_s / buckets_per_window``) and part (the
+digest's last byte, ``done_parts`` of them, 256 by default): one script call per shard a
+batch touches appends to each of its strings, and a string expires as a whole ``window_s +
+clock_skew_s`` after its bucket ends. Appending costs Redis a copy per id where a
+set insert cost it a hash-table insert (~0.02 against ~0.6-1 µs an id, bench/RESULTS.md, "Done
+marks as strings"): Redis serves every member of a group, so it bounds how far they scale.
+``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]``: one script call
+per shard, in the pipeline that also reads the record log, reads the strings of the asked
+digests' parts and searches them, a match counting only at a whole digest's offset. So a
+lookup costs Redis a scan of ~``12 * ids per window / done_parts`` bytes per digest asked
+(~47 KB at 1M ids per window), which is why only the Bloom filter's "maybe"s are asked. An id
+is reported seen for at least ``window_s`` after it was recorded and at most ``window_s +
+bucket_s + 2 * skew`` (``dedup_settings``). Memory in Redis: ~12-24 bytes per id in the strings
+(an APPEND may reserve up to as much again), plus 8 bytes per id in the record log until a
+snapshot lets it be trimmed (bench/dedup.py; bench/RESULTS.md has the figures). Times are
+Redis's clock, estimated from TIME when the store starts and once per ``snapshot_interval_s``,
+so members' clocks need not agree; ``clock_skew_s`` only covers the estimate's error. Needs
+Redis 6.2 or later (XTRIM MINID).
 
 The Bloom filter (``bloom.WindowedBloom``, kept by ``dedup_filter.GroupFilter``) answers
 "surely not recorded" for most ids, so only its "maybe"s are looked up in Redis. It is one
@@ -24,7 +31,7 @@ filter for the whole group, not per partition, so rebalances change nothing. Why
 lets a duplicate through:
 
 1. Every ``record`` appends the batch's Bloom keys to the group's log (a Redis stream, see
-   ``dedup_log``) in the same round trip as its SADDs, and returns only once both are applied.
+   ``dedup_log``) in the same round trip as its APPENDs, and returns only once all are applied.
 2. Each member keeps a log position P and the invariant: its filter holds the key of every id
    in log entries up to P, and of every id it recorded itself. A new member gets it from a
    snapshot (filter bits of a member that held it, with that member's P), or from P = 0 when
@@ -33,7 +40,7 @@ lets a duplicate through:
    "maybe"s) and adds the other members' keys; ids of this batch that only now match get a
    second lookup. So if any member's ``record(x)`` returned before ``seen([x])`` started, x's
    entry is either at or below P (its key is in the filter) or is returned by this read; either
-   way x is looked up in Redis, where its SADD already is, and reported seen.
+   way x is looked up in Redis, where its digest already is, and reported seen.
 4. The read also fetches ``trimmed``: if the log may have lost entries after P, the filter is
    not trusted: every id goes to Redis until the member rebuilds from a snapshot that is newer
    than the trim (at once, if there is one) or until a full window has passed since, after which
@@ -41,7 +48,7 @@ lets a duplicate through:
 5. The filter keeps every key at least a window after it was added (two generations), and a
    key is added no earlier than its id was recorded.
 
-A "seen" answer needs the id's digest in a done set, so an id nobody recorded is never
+A "seen" answer needs the id's digest in a done-marks string, so an id nobody recorded is never
 reported seen (unless two ids share a 96-bit digest, see ``redis_keys``). Redis must keep
 what it acknowledged: use ``maxmemory-policy noeviction``, and know that a failover losing
 acknowledged writes loses those ids (handler idempotency, ``idempotency.py``, is the second
@@ -53,11 +60,11 @@ or per shard (``redis_keys``). Failures go through a ``RedisBreaker``: every err
 runtime when to try again. A store is shared by threads: the poll thread and the executor's
 workers look up, the done-marks writer records. What they share in memory (the filter, its log
 position, the clock estimate) is changed under a lock; a record's round trip runs outside it,
-so a lookup never waits for a record's SADDs (measured: with two members on two cores, the
+so a lookup never waits for a record's APPENDs (measured: with two members on two cores, the
 poll thread waited there 12% of its time). The record's Bloom keys go into the filter before
 its round trip (a lookup may read its log entry, or a snapshot cover it, before the round
 trip returns); a key there early only sends its id to Redis, which answers "not seen" until
-the SADD is applied.
+the APPEND is applied.
 """
 
 from __future__ import annotations
@@ -70,34 +77,76 @@ from typing import Any
 
 from .dedup_filter import GroupFilter
 from .dedup_log import GroupLog, parse_id
-from .dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
+from .dedup_settings import (
+    MAX_BUCKETS_PER_WINDOW,
+    DedupSettings,
+    bucket_expires_at,
+    bucket_of,
+    lookup_buckets,
+)
 from .redis_breaker import RedisBreaker
 from .redis_conn import RedisClient, connect, require_bytes_replies
-from .redis_keys import DIGEST_BYTES, GroupKeys, bloom_keys, bloom_keys_of, id_digests, ids_bytes
-from .redis_packed import Command, FixedWidthSadd, execute
+from .redis_keys import (
+    DIGEST_BYTES,
+    MAX_PARTS,
+    GroupKeys,
+    bloom_keys,
+    bloom_keys_of,
+    id_digests,
+    ids_bytes,
+)
 
 __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
 
-# Lookups send their digests as one blob, split by a script: redis-py's cost per argument and
-# per command (~0.16 µs an id, ~15 µs a command) would otherwise be most of the client's cost
-# per lookup. Chunks of 1000 keep unpack() within Lua's stack limit. A record's SADD is packed
-# by hand instead (redis_packed): its ids are every message, a lookup's only the filter's
-# "maybe"s.
+# A record sends one script call per shard: a command per string touched (up to 256 a batch)
+# cost Redis ~1 µs and the client ~2 µs each, mostly in their replies (bench/RESULTS.md, "Done
+# marks as strings"). A string gets its expiry in the step that creates it, so none is left
+# without one.
 #
-# KEYS: the done sets of the window's buckets (one shard); returns one '0'/'1' per digest.
-_FIND_DIGESTS = """
-local blob, width, members, found = ARGV[1], tonumber(ARGV[2]), {}, {}
-for offset = 1, #blob, width do
-  members[#members + 1] = string.sub(blob, offset, offset + width - 1)
-  found[#found + 1] = '0'
+# KEYS: done-marks strings; ARGV[1]: their expiry, ms since the epoch; ARGV[1 + i]: the
+# digests to append to KEYS[i].
+_APPEND_DONE_MARKS = """
+for i, key in ipairs(KEYS) do
+  local marks = ARGV[i + 1]
+  if redis.call('APPEND', key, marks) == #marks then redis.call('PEXPIREAT', key, ARGV[1]) end
 end
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    for first = 1, #members, 1000 do
-      local hits = redis.call('SMISMEMBER', key, unpack(members, first,
-                                                         math.min(first + 999, #members)))
-      for i = 1, #hits do
-        if hits[i] == 1 then found[first + i - 1] = '1' end
+return #KEYS
+"""
+
+_PART_NAMES = [b"%d" % part for part in range(MAX_PARTS)]
+
+# Lookups send their digests as one blob: redis-py's cost per argument and per command (~0.16
+# µs an id, ~15 µs a command) would otherwise be most of the client's cost per lookup.
+#
+# KEYS: per part asked, the done-marks strings of the window's buckets (one shard), part after
+# part. ARGV: the digests, their width, the number of buckets, and per digest one byte: which
+# of the parts asked (0, 1, ...) it belongs to. Returns one '0'/'1' per digest. A match counts
+# only at a multiple of the width: strings hold whole digests, one after another. With many
+# digests to find in one string, a table of its digests is cheaper than a search for each.
+_FIND_DIGESTS = """
+local blob, width, buckets, slots = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local asked, found = {}, {}
+for i = 1, #slots do
+  local slot = string.byte(slots, i)
+  asked[slot] = asked[slot] or {}
+  table.insert(asked[slot], i)
+  found[i] = '0'
+end
+local function digest(i) return string.sub(blob, (i - 1) * width + 1, i * width) end
+for slot, positions in pairs(asked) do
+  for bucket = 1, buckets do
+    local marks = redis.call('GET', KEYS[slot * buckets + bucket])
+    if marks and #positions > 32 then
+      local held = {}
+      for at = 1, #marks, width do held[string.sub(marks, at, at + width - 1)] = true end
+      for _, i in ipairs(positions) do
+        if held[digest(i)] then found[i] = '1' end
+      end
+    elseif marks then
+      for _, i in ipairs(positions) do
+        local d, at = digest(i), 0
+        repeat at = string.find(marks, d, at + 1, true) until not at or (at - 1) % width == 0
+        if at then found[i] = '1' end
       end
     end
   end
@@ -127,10 +176,11 @@ class DedupStore:
         self.breaker = breaker or RedisBreaker("redis (dedup)")
         self._url = redis if isinstance(redis, str) else None
         self._client = None if isinstance(redis, str) else require_bytes_replies(redis)
-        self._keys = GroupKeys(settings.group, settings.shards)
+        self._keys = GroupKeys(settings.group, settings.shards, settings.done_parts)
         self._filter = GroupFilter(settings, self._keys, clock)
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
         self._lock = threading.Lock()
+        self._done_prefixes: dict[tuple[int, int], bytes] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> DedupStore:
@@ -215,16 +265,21 @@ class DedupStore:
         return found
 
     def _queue_lookup(self, pipe: Any, digests: list[bytes], now: float) -> list[list[int]]:
-        """One script call per shard, asking every bucket of the window; returns, per queued
-        call, the positions (in ``digests``) its reply answers."""
+        """One script call per shard, asking every bucket of the window in the digests' parts;
+        returns, per queued call, the positions (in ``digests``) its reply answers."""
         if not digests:
             return []
         buckets = lookup_buckets(now, self.settings)
         plan: list[list[int]] = []
         for shard, positions in self._keys.by_shard(digests).items():
-            keys = [self._keys.done(shard, bucket) for bucket in buckets]
+            slots: dict[int, int] = {}
+            slot_of_each = bytes(slots.setdefault(self._keys.part_of(digests[p]), len(slots))
+                                 for p in positions)
+            prefixes = [self._done_prefix(shard, bucket) for bucket in buckets]
+            keys = [prefix + _PART_NAMES[part] for part in slots for prefix in prefixes]
             pipe.execute_command("EVAL", _FIND_DIGESTS, len(keys), *keys,
-                                 b"".join([digests[p] for p in positions]), DIGEST_BYTES)
+                                 b"".join([digests[p] for p in positions]), DIGEST_BYTES,
+                                 len(buckets), slot_of_each)
             plan.append(positions)
         return plan
 
@@ -247,17 +302,29 @@ class DedupStore:
             self._filter.add_own(keys)
         bucket = bucket_of(now, self.settings)
         expire_at_ms = int(bucket_expires_at(bucket, self.settings) * 1000)
-        commands: list[Command] = []
-        for shard, positions in self._keys.by_shard(digests).items():
-            done = self._keys.done(shard, bucket)
-            commands.append(FixedWidthSadd(done, [digests[p] for p in positions], DIGEST_BYTES))
-            commands.append(("PEXPIREAT", done, expire_at_ms))
-        commands += self._filter.record_log.append_commands(keys)
-        replies = execute(client, commands)
+        pipe = client.pipeline(transaction=False)
+        for shard, parts in self._keys.by_shard_and_part(digests).items():
+            prefix = self._done_prefix(shard, bucket)
+            pipe.execute_command("EVAL", _APPEND_DONE_MARKS, len(parts),
+                                 *[prefix + _PART_NAMES[part] for part in parts], expire_at_ms,
+                                 *[b"".join(group) for group in parts.values()])
+        self._filter.record_log.queue_append(pipe, keys)
+        replies = pipe.execute()
         with self._lock:
             self._roundtrips += 1
             self._filter.recorded(parse_id(replies[-GroupLog.APPEND_REPLIES]))
             self._filter.maintain(client, now)
+
+    def _done_prefix(self, shard: int, bucket: int) -> bytes:
+        # a batch touches up to every part's string: formatting each name whole cost as much
+        # as the rest of the record
+        prefix = self._done_prefixes.get((shard, bucket))
+        if prefix is None:
+            if len(self._done_prefixes) > 4 * MAX_BUCKETS_PER_WINDOW:
+                self._done_prefixes.clear()
+            prefix = self._done_prefixes[shard, bucket] = (
+                self._keys.done_prefix(shard, bucket).encode())
+        return prefix
 
     def _ready(self) -> tuple[RedisClient, float]:
         if self._client is None:

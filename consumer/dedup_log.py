@@ -2,7 +2,7 @@
 recorded, and how a new member starts from a snapshot instead of from nothing.
 
 - ``log`` (a stream): every ``record`` appends one entry ``{m: member, k: Bloom keys packed as
-  little-endian u64}``, in the same round trip as its SADDs.
+  little-endian u64}``, in the same round trip as its done marks.
 - ``snapshot:<fingerprint>`` (a hash): ``position`` (a log id) and ``filter`` (the serialized
   ``WindowedBloom`` of a member that had applied every entry up to ``position``). Written
   periodically by one member (``snapshot-lock``), only if newer than the one it replaces.
@@ -12,7 +12,7 @@ recorded, and how a new member starts from a snapshot instead of from nothing.
   further behind than that finds out (its position is below ``trimmed``) and rebuilds from the
   snapshot.
 
-Each key expires ``retention`` after its last write, which outlives every id set it describes.
+Each key expires ``retention`` after its last write, which outlives every done mark it describes.
 """
 
 from __future__ import annotations
@@ -93,10 +93,11 @@ class GroupLog:
         self._read_count = read_count
         self._write_script: Any = None
 
-    def append_commands(self, bloom_keys: Sequence[int]) -> list[tuple[Any, ...]]:
+    def queue_append(self, pipe: Any, bloom_keys: Sequence[int]) -> None:
         """Replies: the new entry's id, then the PEXPIRE's."""
-        return [("XADD", self._keys.log, "*", b"m", self._member, b"k", pack_keys(bloom_keys)),
-                ("PEXPIRE", self._keys.log, self._retention_ms)]
+        pipe.execute_command("XADD", self._keys.log, "*", b"m", self._member,
+                             b"k", pack_keys(bloom_keys))
+        pipe.execute_command("PEXPIRE", self._keys.log, self._retention_ms)
 
     def queue_read(self, pipe: Any, after: StreamId) -> None:
         """The XREAD comes first: a trim that removed entries it should have returned happened

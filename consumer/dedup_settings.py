@@ -34,6 +34,7 @@ class DedupSettings:
     bloom_capacity: int = 1_000_000        # ids expected per window (per generation)
     bloom_error_rate: float = 0.001
     shards: int = 1                        # hash tags a group's ids spread over (redis_keys)
+    done_parts: int = 256                  # done-marks strings per shard and bucket (dedup)
     snapshot_interval_s: float = 60.0
     clock_skew_s: float = 1.0
     log_read_count: int = 200              # record-log entries (recorded batches) per read
@@ -47,7 +48,7 @@ class DedupSettings:
             raise ConfigError("Bloom filter: capacity >= 1 and 0 < error rate < 1")
         if self.snapshot_interval_s <= 0 or self.clock_skew_s < 0 or self.log_read_count < 1:
             raise ConfigError("dedup: snapshot interval > 0, clock skew >= 0, read count >= 1")
-        GroupKeys(self.group, self.shards)
+        GroupKeys(self.group, self.shards, self.done_parts)
 
     @property
     def bucket_s(self) -> float:

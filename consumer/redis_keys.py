@@ -2,7 +2,7 @@
 
 Every key is ``consumer:{<tag>}:<kind>:...``. The braces are a Redis Cluster hash tag: only the
 part inside them picks the slot, so all keys with one tag live on one node and a command that
-carries many ids (a batch's SADD, or the script that looks a batch up) never spans slots. With
+carries many ids (a batch's APPENDs, or the script that looks a batch up) never spans slots. With
 ``shards=1`` (the default) the tag is the group name, so every key of a group is in one slot
 and a batch is one round trip to one node. ``shards=N`` spreads a group's ids over the tags
 ``<group>#0`` ... ``<group>#N-1`` (and so over the nodes of a cluster); batches are then split
@@ -32,6 +32,7 @@ from .errors import ConfigError
 
 DIGEST_BYTES = 12
 MAX_SHARDS = 1024
+MAX_PARTS = 256
 
 
 def id_bytes(message_id: str) -> bytes:
@@ -74,12 +75,15 @@ def bloom_keys_of(message_ids: Sequence[str]) -> list[int]:
 class GroupKeys:
     group: str
     shards: int = 1
+    parts: int = MAX_PARTS     # done-marks strings per shard and time bucket (dedup.py)
 
     def __post_init__(self) -> None:
         if not self.group:
             raise ConfigError("the consumer group name must not be empty")
         if not 1 <= self.shards <= MAX_SHARDS:
             raise ConfigError(f"Redis shards must be between 1 and {MAX_SHARDS}")
+        if not 1 <= self.parts <= MAX_PARTS or self.parts & (self.parts - 1):
+            raise ConfigError(f"dedup parts must be a power of two from 1 to {MAX_PARTS}")
 
     def shard_of(self, digest: bytes) -> int:
         if self.shards == 1:
@@ -95,15 +99,37 @@ class GroupKeys:
             groups.setdefault(self.shard_of(digest), []).append(position)
         return groups
 
+    def part_of(self, digest: bytes) -> int:
+        # the last byte: shard_of reads the first four, so shards and parts split independently
+        return digest[-1] & (self.parts - 1)
+
+    def by_shard_and_part(self, digests: Sequence[bytes]) -> dict[int, dict[int, list[bytes]]]:
+        """The digests grouped by the done-marks string they belong in: by shard, then part."""
+        mask = self.parts - 1
+        if self.shards > 1:
+            groups: dict[int, dict[int, list[bytes]]] = {}
+            for digest in digests:
+                groups.setdefault(self.shard_of(digest), {}).setdefault(
+                    digest[-1] & mask, []).append(digest)
+            return groups
+        # one shard is the common case, and this runs for every id a member records
+        by_part: list[list[bytes]] = [[] for _ in range(self.parts)]
+        for digest in digests:
+            by_part[digest[-1] & mask].append(digest)
+        return {0: {part: group for part, group in enumerate(by_part) if group}}
+
     def _tag(self, shard: int) -> str:
         return self.group if self.shards == 1 else f"{self.group}#{shard}"
 
     def _group_key(self, name: str) -> str:
         return f"{REDIS_PREFIX}:{{{self.group}}}:{REDIS_DEDUP_KIND}:{name}"
 
-    def done(self, shard: int, bucket: int) -> str:
-        """The set of digests recorded done during time bucket ``bucket``."""
-        return f"{REDIS_PREFIX}:{{{self._tag(shard)}}}:{REDIS_DEDUP_KIND}:done:{bucket}"
+    def done(self, shard: int, bucket: int, part: int) -> str:
+        """The digests (of part ``part``) recorded done during time bucket ``bucket``."""
+        return f"{self.done_prefix(shard, bucket)}{part}"
+
+    def done_prefix(self, shard: int, bucket: int) -> str:
+        return f"{REDIS_PREFIX}:{{{self._tag(shard)}}}:{REDIS_DEDUP_KIND}:done:{bucket}:"
 
     @property
     def log(self) -> str:

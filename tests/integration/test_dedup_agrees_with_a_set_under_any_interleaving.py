@@ -39,8 +39,10 @@ OPERATIONS = st.lists(st.one_of(
 @example(operations=[("seen", 1, ["id-0"]), ("burst", 0, [f"id-{i}" for i in range(1, 9)]),
                      ("seen", 1, [f"id-{i}" for i in range(1, 10)])])
 def test_two_members_and_restarts_answer_like_a_set(redis_url, operations):
+    # two parts: each done-marks string holds several of the ids, so lookups search among them
     dedup = DedupSettings(group=f"model-{uuid.uuid4().hex[:10]}", bloom_capacity=40,
-                          bloom_error_rate=0.2, snapshot_interval_s=0.001, log_read_count=2)
+                          bloom_error_rate=0.2, snapshot_interval_s=0.001, log_read_count=2,
+                          done_parts=2)
     client = redis.Redis.from_url(redis_url)
     members = [DedupStore(client, dedup), DedupStore(client, dedup)]
     recorded: set[str] = set()

@@ -1,5 +1,5 @@
-"""A recorded id is a duplicate for the whole dedup window, then new again, and its Redis sets
-are gone: memory does not grow with time."""
+"""A recorded id is a duplicate for the whole dedup window, then new again, and its done marks
+in Redis are gone: memory does not grow with time."""
 
 from __future__ import annotations
 

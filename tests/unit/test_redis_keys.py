@@ -19,7 +19,7 @@ def slot(key: str) -> int:
 
 def test_one_shard_puts_every_key_of_a_group_in_one_slot():
     keys = GroupKeys("orders-service")
-    names = [keys.done(0, 1), keys.done(0, 99999), keys.log,
+    names = [keys.done(0, 1, 0), keys.done(0, 99999, 255), keys.log,
              keys.trimmed, keys.snapshot("c1-e0.1"), keys.snapshot_lock]
     assert {slot(name) for name in names} == {slot(keys.log)}
     assert all(name.startswith("consumer:{orders-service}:") for name in names)
@@ -31,8 +31,8 @@ def test_shards_spread_ids_over_slots_and_keep_each_shards_keys_together():
     shards = {keys.shard_of(d) for d in digests}
     assert shards == set(range(8))
     for shard in range(8):
-        assert slot(keys.done(shard, 5)) == slot(keys.done(shard, 6))
-    assert len({slot(keys.done(shard, 5)) for shard in range(8)}) == 8
+        assert slot(keys.done(shard, 5, 0)) == slot(keys.done(shard, 6, 200))
+    assert len({slot(keys.done(shard, 5, 1)) for shard in range(8)}) == 8
 
 
 def test_by_shard_groups_positions_and_loses_none():
@@ -42,6 +42,19 @@ def test_by_shard_groups_positions_and_loses_none():
     assert sorted(p for positions in groups.values() for p in positions) == list(range(100))
     for shard, positions in groups.items():
         assert all(keys.shard_of(digests[p]) == shard for p in positions)
+
+
+@pytest.mark.parametrize("shards, parts", [(1, 256), (1, 1), (3, 16)])
+def test_by_shard_and_part_puts_each_digest_in_its_string_and_loses_none(shards, parts):
+    keys = GroupKeys("orders", shards=shards, parts=parts)
+    digests = [id_digest(f"id-{i}".encode()) for i in range(3000)]
+    groups = keys.by_shard_and_part(digests)
+    assert sorted(d for parts in groups.values() for g in parts.values() for d in g) == sorted(
+        digests)
+    assert sum(len(parts) for parts in groups.values()) == shards * parts
+    for shard, of_shard in groups.items():
+        for part, group in of_shard.items():
+            assert {(keys.shard_of(d), keys.part_of(d)) for d in group} == {(shard, part)}
 
 
 def test_digests_have_a_fixed_size_whatever_the_id_length():
@@ -63,7 +76,9 @@ def test_hashes_are_the_same_in_another_process_with_another_hash_seed():
     assert outputs == {str(bloom_key(b"order-17"))}
 
 
-@pytest.mark.parametrize("group, shards", [("", 1), ("g", 0), ("g", 5000)])
-def test_bad_groups_and_shard_counts_are_refused(group, shards):
+@pytest.mark.parametrize("group, shards, parts",
+                         [("", 1, 1), ("g", 0, 1), ("g", 5000, 1), ("g", 1, 0), ("g", 1, 24),
+                          ("g", 1, 512)])
+def test_bad_groups_shard_and_part_counts_are_refused(group, shards, parts):
     with pytest.raises(ConfigError):
-        GroupKeys(group, shards)
+        GroupKeys(group, shards, parts)
