@@ -73,9 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
         client = connect(settings.redis)
         breaker = RedisBreaker("redis")
         if settings.dedup:
-            store = DedupStore(client, DedupSettings(group=settings.group,
-                                                     window_s=settings.dedup_window_s),
-                               breaker=breaker)
+            store = DedupStore(client, DedupSettings.of_runtime(settings), breaker=breaker)
             duplicates = DuplicateFilter(store, keep_going)
         ledger = AttemptLedger(client, settings.group, settings.topic, breaker)
         recovery = Recovery(ledger, settings.max_attempts, keep_going)

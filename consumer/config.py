@@ -109,6 +109,8 @@ OPTIONS: tuple[Option, ...] = (
            boolean=True),
     Option("dedup-window", "dedup_window_s", _positive_float,
            "seconds a done id is remembered (default 3600)"),
+    Option("dedup-capacity", "dedup_capacity", _positive_int,
+           "ids the group records per dedup window, to size the Bloom filter (default 1000000)"),
     Option("redis-down", "redis_down", str,
            "when Redis is down: pause consumption, or continue without dedup (default pause)",
            REDIS_DOWN_POLICIES),
@@ -154,6 +156,7 @@ class Settings:
     batch_size: int = 4000
     dedup: bool = True
     dedup_window_s: float = 3600.0
+    dedup_capacity: int = 1_000_000
     redis_down: str = "pause"
     retry_backoff_ms: int = 200
     retry_backoff_max_ms: int = 30_000

@@ -118,11 +118,13 @@ _PART_NAMES = [b"%d" % part for part in range(MAX_PARTS)]
 # Lookups send their digests as one blob: redis-py's cost per argument and per command (~0.16
 # µs an id, ~15 µs a command) would otherwise be most of the client's cost per lookup.
 #
-# KEYS: per part asked, the done-marks strings of the window's buckets (one shard), part after
-# part. ARGV: the digests, their width, the number of buckets, and per digest one byte: which
-# of the parts asked (0, 1, ...) it belongs to. Returns one '0'/'1' per digest. A match counts
-# only at a multiple of the width: strings hold whole digests, one after another. With many
-# digests to find in one string, a table of its digests is cheaper than a search for each.
+# KEYS: per part asked, the done-marks strings of the window's buckets, newest first (a
+# duplicate usually follows its original soon: once found, a digest is not searched for in
+# older buckets), part after part, one shard. ARGV: the digests, their width, the number of
+# buckets, and per digest one byte: which of the parts asked (0, 1, ...) it belongs to.
+# Returns one '0'/'1' per digest. A match counts only at a multiple of the width: strings hold
+# whole digests, one after another. With many digests to find in one string, a table of its
+# digests is cheaper than a search for each.
 _FIND_DIGESTS = """
 local blob, width, buckets, slots = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local asked, found = {}, {}
@@ -135,15 +137,20 @@ end
 local function digest(i) return string.sub(blob, (i - 1) * width + 1, i * width) end
 for slot, positions in pairs(asked) do
   for bucket = 1, buckets do
+    local missing = {}
+    for _, i in ipairs(positions) do
+      if found[i] == '0' then missing[#missing + 1] = i end
+    end
+    if #missing == 0 then break end
     local marks = redis.call('GET', KEYS[slot * buckets + bucket])
-    if marks and #positions > 32 then
+    if marks and #missing > 32 then
       local held = {}
       for at = 1, #marks, width do held[string.sub(marks, at, at + width - 1)] = true end
-      for _, i in ipairs(positions) do
+      for _, i in ipairs(missing) do
         if held[digest(i)] then found[i] = '1' end
       end
     elseif marks then
-      for _, i in ipairs(positions) do
+      for _, i in ipairs(missing) do
         local d, at = digest(i), 0
         repeat at = string.find(marks, d, at + 1, true) until not at or (at - 1) % width == 0
         if at then found[i] = '1' end
@@ -181,12 +188,6 @@ class DedupStore:
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
         self._lock = threading.Lock()
         self._done_prefixes: dict[tuple[int, int], bytes] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> DedupStore:
-        """From the runtime's ``config.Settings`` (``redis``, ``group``, ``dedup_window_s``)."""
-        return cls(settings.redis, DedupSettings(group=settings.group,
-                                                 window_s=settings.dedup_window_s))
 
     def seen(self, ids: Sequence[str], also: Callable[[Any], None] | None = None) -> list[bool]:
         """Per id, in order: True when it was recorded done within the window. ``also``
@@ -275,7 +276,7 @@ class DedupStore:
             slots: dict[int, int] = {}
             slot_of_each = bytes(slots.setdefault(self._keys.part_of(digests[p]), len(slots))
                                  for p in positions)
-            prefixes = [self._done_prefix(shard, bucket) for bucket in buckets]
+            prefixes = [self._done_prefix(shard, bucket) for bucket in reversed(buckets)]
             keys = [prefix + _PART_NAMES[part] for part in slots for prefix in prefixes]
             pipe.execute_command("EVAL", _FIND_DIGESTS, len(keys), *keys,
                                  b"".join([digests[p] for p in positions]), DIGEST_BYTES,

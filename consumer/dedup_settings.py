@@ -1,14 +1,20 @@
-"""Settings of the dedup stage and the time-bucket arithmetic of its Redis sets.
+"""Settings of the dedup stage and the time-bucket arithmetic of its done marks in Redis.
 
-An id recorded at time t goes into the set of bucket ``floor(t / bucket_s)``, which expires a
+An id recorded at time t goes into the strings of bucket ``floor(t / bucket_s)``, which expire a
 window (plus skew) after the bucket ends; a lookup at time ``now`` asks every bucket from
 ``now - window_s - skew`` to ``now + skew``. So an id is reported seen for at least
 ``window_s`` after it was recorded, by members whose clocks differ by up to ``clock_skew_s``,
 and for at most ``window_s + bucket_s + 2 * clock_skew_s``. More buckets per window mean less
-overshoot (memory) but more SMISMEMBER calls per lookup (one per bucket, in one script call
+overshoot (memory) but more strings to read per lookup (one per bucket, in one script call
 per shard).
 
-Sizing the Bloom filter: ``bloom_capacity`` is the number of ids a group records per window.
+``done_parts`` splits each bucket's digests over that many strings, by a byte of the digest: a
+record appends to up to ``done_parts`` strings (one Lua call each inside its script, ~1 µs
+of Redis), a lookup searches ~``12 * ids per bucket / done_parts`` bytes in each bucket. The
+default 256 keeps that under 4 KB a bucket at 1M ids a window, 12 buckets.
+
+Sizing the Bloom filter: ``bloom_capacity`` is the number of ids a group records per window
+(``--dedup-capacity``).
 Each member holds two generations of ``1.44 * log2(1 / bloom_error_rate)`` bits per id of
 capacity (1.8 MB each at 1M and 0.1%), and so does the snapshot in Redis. Past its capacity a
 filter's false-positive rate rises (~5% at twice the capacity, bench/RESULTS.md): more ids are
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 from .redis_keys import GroupKeys
@@ -50,6 +57,13 @@ class DedupSettings:
             raise ConfigError("dedup: snapshot interval > 0, clock skew >= 0, read count >= 1")
         GroupKeys(self.group, self.shards, self.done_parts)
 
+    @classmethod
+    def of_runtime(cls, settings: Any) -> DedupSettings:
+        """From the runtime's ``config.Settings`` (``group``, ``dedup_window_s``,
+        ``dedup_capacity``)."""
+        return cls(group=settings.group, window_s=settings.dedup_window_s,
+                   bloom_capacity=settings.dedup_capacity)
+
     @property
     def bucket_s(self) -> float:
         return self.window_s / self.buckets_per_window
@@ -78,5 +92,5 @@ def lookup_buckets(now: float, settings: DedupSettings) -> range:
 
 
 def bucket_expires_at(bucket: int, settings: DedupSettings) -> float:
-    """When a bucket's set may go: a window (plus skew) after the bucket's last moment."""
+    """When a bucket's strings may go: a window (plus skew) after the bucket's last moment."""
     return (bucket + 1) * settings.bucket_s + settings.window_s + settings.clock_skew_s

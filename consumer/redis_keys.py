@@ -10,8 +10,8 @@ per shard. The group-wide keys (the record log, snapshots) always use the plain 
 Every member of a group must use the same ``shards``.
 
 Ids are stored in Redis as the first 12 bytes of their XXH3-128 hash: the memory cost per id
-does not depend on the id's length (~56 bytes an id in a set, measured by bench/dedup.py; 12
-bytes fit jemalloc's 16-byte class where 16 would take 24), and two ids share a digest (which
+does not depend on the id's length (12 bytes in a done-marks string, ~20 with the room APPEND
+reserves ahead, measured by bench/dedup.py), and two ids share a digest (which
 would make a new message look like a duplicate) with a probability under 1e-9 even for 10^10
 ids in one window. It is not a cryptographic hash, and need not be: whoever can produce a
 message can give it any id, a colliding one included; a cryptographic digest cost 5x more per

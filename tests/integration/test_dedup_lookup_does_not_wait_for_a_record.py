@@ -1,5 +1,5 @@
-"""The poll thread looks ids up while the done-marks thread's record is still out (its SADDs
-and log entry applied in Redis, the reply not back yet): the lookup does not wait for it, it
+"""The poll thread looks ids up while the done-marks thread's record is still out (its done
+marks and log entry applied in Redis, the reply not back yet): the lookup does not wait for it, it
 already finds those ids done, and reading the record's own log entry before the record
 returns raises no false "the log went back" alarm (which would re-read the whole log)."""
 
@@ -9,8 +9,8 @@ import logging
 import threading
 
 import pytest
+import redis
 
-from consumer import dedup
 from consumer.dedup import DedupSettings, DedupStore
 from consumer.redis_conn import connect
 
@@ -19,16 +19,17 @@ pytestmark = pytest.mark.integration
 
 def hold_record_replies(monkeypatch, applied: threading.Event, release: threading.Event):
     """Round trips that append to the log (a record's) run in Redis, then hold their reply."""
-    execute = dedup.execute
+    execute = redis.client.Pipeline.execute
 
-    def held_execute(client, commands):
-        replies = execute(client, commands)
-        if any(isinstance(command, tuple) and command[0] == "XADD" for command in commands):
+    def held_execute(pipe, raise_on_error=True):
+        appends = any(args[0] == "XADD" for args, _options in pipe.command_stack)
+        replies = execute(pipe, raise_on_error)
+        if appends:
             applied.set()
             assert release.wait(20), "the test never released the record's reply"
         return replies
 
-    monkeypatch.setattr(dedup, "execute", held_execute)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", held_execute)
 
 
 def test_a_lookup_runs_while_a_record_round_trip_is_out(redis_url, unique, caplog, monkeypatch):

@@ -3,13 +3,12 @@ tests/integration/test_dedup_*.py."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consumer.config import Settings
 from consumer.dedup import DedupCounters, DedupStore
 from consumer.dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
 from consumer.errors import ConfigError, RedisCircuitOpen, RedisUnavailable
@@ -53,13 +52,14 @@ def test_the_fingerprint_changes_with_the_filters_bit_layout_only():
     assert base.fingerprint != DedupSettings(group="g", bloom_error_rate=0.01).fingerprint
 
 
-def test_from_settings_takes_the_runtimes_redis_group_and_window():
-    runtime = SimpleNamespace(redis="redis://127.0.0.1:1/0", group="orders",
-                              dedup_window_s=120.0)
-    store = DedupStore.from_settings(runtime)
-    assert store.settings.group == "orders"
-    assert store.settings.window_s == 120.0
-    store.close()
+def test_the_runtimes_group_window_and_capacity_make_the_dedup_settings():
+    runtime = Settings(topic="orders", group="orders", handler="m:f", bootstrap="b:9092",
+                       registry="http://r:8081", redis="redis://r:6379/0",
+                       dedup_window_s=120.0,
+                       dedup_capacity=5_000_000)
+    settings = DedupSettings.of_runtime(runtime)
+    assert (settings.group, settings.window_s, settings.bloom_capacity) == (
+        "orders", 120.0, 5_000_000)
 
 
 class Exploding:
