@@ -69,6 +69,7 @@ the APPEND is applied.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -97,6 +98,8 @@ from .redis_keys import (
 )
 
 __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
+
+log = logging.getLogger(__name__)
 
 # A record sends one script call per shard: a command per string touched (up to 256 a batch)
 # cost Redis ~1 µs and the client ~2 µs each, mostly in their replies (bench/RESULTS.md, "Done
@@ -188,6 +191,8 @@ class DedupStore:
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
         self._lock = threading.Lock()
         self._done_prefixes: dict[tuple[int, int], bytes] = {}
+        self._size_check_due = 0.0
+        self._size_checked_at = (0, 0)     # bloom_negative, redis_miss
 
     def seen(self, ids: Sequence[str], also: Callable[[Any], None] | None = None) -> list[bool]:
         """Per id, in order: True when it was recorded done within the window. ``also``
@@ -263,7 +268,27 @@ class DedupStore:
         self._redis_hit += hits
         self._redis_miss += looked_up - hits
         self._filter.maintain(client, now)
+        self._check_filter_size(now)
         return found
+
+    def _check_filter_size(self, now: float) -> None:
+        """Once per snapshot interval: warns when the filter passes far more unrecorded ids
+        to Redis than its error rate allows, as a filter past its capacity does; each costs
+        Redis a search through one part's strings of the whole window."""
+        if now < self._size_check_due:
+            return
+        negative = self._bloom_negative - self._size_checked_at[0]
+        missed = self._redis_miss - self._size_checked_at[1]
+        self._size_checked_at = (self._bloom_negative, self._redis_miss)
+        self._size_check_due = now + self.settings.snapshot_interval_s
+        false_positives = missed / max(1, negative + missed)
+        s = self.settings
+        if (self._filter.trusted and missed >= 1000
+                and false_positives > max(0.01, 10 * s.bloom_error_rate)):
+            log.warning("dedup: the Bloom filter of %r let %.1f%% of new ids through to Redis "
+                        "(sized for %d ids a window at %g): raise --dedup-capacity to the ids "
+                        "recorded per window", s.group, 100 * false_positives, s.bloom_capacity,
+                        s.bloom_error_rate)
 
     def _queue_lookup(self, pipe: Any, digests: list[bytes], now: float) -> list[list[int]]:
         """One script call per shard, asking every bucket of the window in the digests' parts;
