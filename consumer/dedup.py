@@ -9,17 +9,18 @@ Redis is the authority. ``record`` appends the ids' 12-byte digests to done-mark
 one per shard, time bucket (``bucket_s = window_s / buckets_per_window``) and part (the
 digest's last byte, ``done_parts`` of them, 256 by default): one script call per shard a
 batch touches appends to each of its strings, and a string expires as a whole ``window_s +
-clock_skew_s`` after its bucket ends. Appending costs Redis a copy per id where a
-set insert cost it a hash-table insert (~0.02 against ~0.6-1 µs an id, bench/RESULTS.md, "Done
-marks as strings"): Redis serves every member of a group, so it bounds how far they scale.
+clock_skew_s`` after its bucket ends. Appending costs Redis a copy per id and a call per
+string where a set insert cost it a hash-table insert per id (~0.1 against ~0.6-1 µs an id at
+batches of ~3,000, bench/RESULTS.md, "Done marks as strings"): Redis serves every member of a
+group, so it bounds how far they scale.
 ``seen`` asks every bucket overlapping ``[now - window_s - skew, now + skew]``: one script call
 per shard, in the pipeline that also reads the record log, reads the strings of the asked
 digests' parts and searches them, a match counting only at a whole digest's offset. So a
 lookup costs Redis a scan of ~``12 * ids per window / done_parts`` bytes per digest asked
 (~47 KB at 1M ids per window), which is why only the Bloom filter's "maybe"s are asked. An id
 is reported seen for at least ``window_s`` after it was recorded and at most ``window_s +
-bucket_s + 2 * skew`` (``dedup_settings``). Memory in Redis: ~12-24 bytes per id in the strings
-(an APPEND may reserve up to as much again), plus 8 bytes per id in the record log until a
+bucket_s + 2 * skew`` (``dedup_settings``). Memory in Redis: ~20 bytes per id in the strings
+(12 of digest, the rest room APPEND reserves ahead), plus 8 bytes per id in the record log until a
 snapshot lets it be trimmed (bench/dedup.py; bench/RESULTS.md has the figures). Times are
 Redis's clock, estimated from TIME when the store starts and once per ``snapshot_interval_s``,
 so members' clocks need not agree; ``clock_skew_s`` only covers the estimate's error. Needs
@@ -78,13 +79,7 @@ from typing import Any
 
 from .dedup_filter import GroupFilter
 from .dedup_log import GroupLog, parse_id
-from .dedup_settings import (
-    MAX_BUCKETS_PER_WINDOW,
-    DedupSettings,
-    bucket_expires_at,
-    bucket_of,
-    lookup_buckets,
-)
+from .dedup_settings import DedupSettings, bucket_expires_at, bucket_of, lookup_buckets
 from .redis_breaker import RedisBreaker
 from .redis_conn import RedisClient, connect, require_bytes_replies
 from .redis_keys import (
@@ -102,7 +97,7 @@ __all__ = ["DedupCounters", "DedupSettings", "DedupStore"]
 log = logging.getLogger(__name__)
 
 # A record sends one script call per shard: a command per string touched (up to 256 a batch)
-# cost Redis ~1 µs and the client ~2 µs each, mostly in their replies (bench/RESULTS.md, "Done
+# cost Redis ~1.5 µs and the client ~3 µs each, mostly in their replies (bench/RESULTS.md, "Done
 # marks as strings"). A string gets its expiry in the step that creates it, so none is left
 # without one.
 #
@@ -191,6 +186,8 @@ class DedupStore:
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
         self._lock = threading.Lock()
         self._done_prefixes: dict[tuple[int, int], bytes] = {}
+        # the buckets in use move on: the prefixes of old ones are dropped now and then
+        self._done_prefixes_kept = 2 * settings.shards * (settings.buckets_per_window + 3)
         self._size_check_due = 0.0
         self._size_checked_at = (0, 0)     # bloom_negative, redis_miss
 
@@ -346,7 +343,7 @@ class DedupStore:
         # as the rest of the record
         prefix = self._done_prefixes.get((shard, bucket))
         if prefix is None:
-            if len(self._done_prefixes) > 4 * MAX_BUCKETS_PER_WINDOW:
+            if len(self._done_prefixes) >= self._done_prefixes_kept:
                 self._done_prefixes.clear()
             prefix = self._done_prefixes[shard, bucket] = (
                 self._keys.done_prefix(shard, bucket).encode())
