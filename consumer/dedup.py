@@ -84,7 +84,6 @@ from .redis_breaker import RedisBreaker
 from .redis_conn import RedisClient, connect, require_bytes_replies
 from .redis_keys import (
     DIGEST_BYTES,
-    MAX_PARTS,
     GroupKeys,
     bloom_keys,
     bloom_keys_of,
@@ -110,8 +109,6 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
-
-_PART_NAMES = [b"%d" % part for part in range(MAX_PARTS)]
 
 # Lookups send their digests as one blob: redis-py's cost per argument and per command (~0.16
 # µs an id, ~15 µs a command) would otherwise be most of the client's cost per lookup.
@@ -185,9 +182,6 @@ class DedupStore:
         self._filter = GroupFilter(settings, self._keys, clock)
         self._bloom_negative = self._redis_hit = self._redis_miss = self._roundtrips = 0
         self._lock = threading.Lock()
-        self._done_prefixes: dict[tuple[int, int], bytes] = {}
-        # the buckets in use move on: the prefixes of old ones are dropped now and then
-        self._done_prefixes_kept = 2 * settings.shards * (settings.buckets_per_window + 3)
         self._size_check_due = 0.0
         self._size_checked_at = (0, 0)     # bloom_negative, redis_miss
 
@@ -298,8 +292,7 @@ class DedupStore:
             slots: dict[int, int] = {}
             slot_of_each = bytes(slots.setdefault(self._keys.part_of(digests[p]), len(slots))
                                  for p in positions)
-            prefixes = [self._done_prefix(shard, bucket) for bucket in reversed(buckets)]
-            keys = [prefix + _PART_NAMES[part] for part in slots for prefix in prefixes]
+            keys = self._keys.done(shard, reversed(buckets), slots)
             pipe.execute_command("EVAL", _FIND_DIGESTS, len(keys), *keys,
                                  b"".join([digests[p] for p in positions]), DIGEST_BYTES,
                                  len(buckets), slot_of_each)
@@ -327,9 +320,8 @@ class DedupStore:
         expire_at_ms = int(bucket_expires_at(bucket, self.settings) * 1000)
         pipe = client.pipeline(transaction=False)
         for shard, parts in self._keys.by_shard_and_part(digests).items():
-            prefix = self._done_prefix(shard, bucket)
             pipe.execute_command("EVAL", _APPEND_DONE_MARKS, len(parts),
-                                 *[prefix + _PART_NAMES[part] for part in parts], expire_at_ms,
+                                 *self._keys.done(shard, [bucket], parts), expire_at_ms,
                                  *[b"".join(group) for group in parts.values()])
         self._filter.record_log.queue_append(pipe, keys)
         replies = pipe.execute()
@@ -337,17 +329,6 @@ class DedupStore:
             self._roundtrips += 1
             self._filter.recorded(parse_id(replies[-GroupLog.APPEND_REPLIES]))
             self._filter.maintain(client, now)
-
-    def _done_prefix(self, shard: int, bucket: int) -> bytes:
-        # a batch touches up to every part's string: formatting each name whole cost as much
-        # as the rest of the record
-        prefix = self._done_prefixes.get((shard, bucket))
-        if prefix is None:
-            if len(self._done_prefixes) >= self._done_prefixes_kept:
-                self._done_prefixes.clear()
-            prefix = self._done_prefixes[shard, bucket] = (
-                self._keys.done_prefix(shard, bucket).encode())
-        return prefix
 
     def _ready(self) -> tuple[RedisClient, float]:
         if self._client is None:

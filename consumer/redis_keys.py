@@ -22,7 +22,7 @@ Redis read. Both are stable across processes and machines, unlike Python's salte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import xxhash
@@ -33,6 +33,7 @@ from .errors import ConfigError
 DIGEST_BYTES = 12
 MAX_SHARDS = 1024
 MAX_PARTS = 256
+_PART_NAMES = [b"%d" % part for part in range(MAX_PARTS)]
 
 
 def id_bytes(message_id: str) -> bytes:
@@ -124,12 +125,14 @@ class GroupKeys:
     def _group_key(self, name: str) -> str:
         return f"{REDIS_PREFIX}:{{{self.group}}}:{REDIS_DEDUP_KIND}:{name}"
 
-    def done(self, shard: int, bucket: int, part: int) -> str:
-        """The digests (of part ``part``) recorded done during time bucket ``bucket``."""
-        return f"{self.done_prefix(shard, bucket)}{part}"
-
-    def done_prefix(self, shard: int, bucket: int) -> str:
-        return f"{REDIS_PREFIX}:{{{self._tag(shard)}}}:{REDIS_DEDUP_KIND}:done:{bucket}:"
+    def done(self, shard: int, buckets: Iterable[int], parts: Iterable[int]) -> list[bytes]:
+        """The strings holding the digests of each of ``parts`` recorded done during each of
+        ``buckets``, part after part (a batch touches up to every part: names are built from
+        one prefix a bucket)."""
+        tag = self._tag(shard)
+        prefixes = [f"{REDIS_PREFIX}:{{{tag}}}:{REDIS_DEDUP_KIND}:done:{bucket}:".encode()
+                    for bucket in buckets]
+        return [prefix + _PART_NAMES[part] for part in parts for prefix in prefixes]
 
     @property
     def log(self) -> str:

@@ -25,7 +25,7 @@ def test_a_digest_straddling_two_marks_is_not_a_match(redis_url, unique):
     assert store.seen(["order-1"]) == [False]
     assert store.counters.redis_miss == 1
     digest = id_digest(b"order-1")
-    string = keys.done(0, bucket_of(time.time(), settings), keys.part_of(digest))
+    [string] = keys.done(0, [bucket_of(time.time(), settings)], [keys.part_of(digest)])
     half = DIGEST_BYTES // 2
     client.append(string, b"\x01" * half + digest + b"\x02" * half)
     assert store.seen(["order-1"]) == [False]

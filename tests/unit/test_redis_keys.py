@@ -19,10 +19,16 @@ def slot(key: str) -> int:
 
 def test_one_shard_puts_every_key_of_a_group_in_one_slot():
     keys = GroupKeys("orders-service")
-    names = [keys.done(0, 1, 0), keys.done(0, 99999, 255), keys.log,
+    names = [*(n.decode() for n in keys.done(0, [1, 99999], [0, 255])), keys.log,
              keys.trimmed, keys.snapshot("c1-e0.1"), keys.snapshot_lock]
     assert {slot(name) for name in names} == {slot(keys.log)}
     assert all(name.startswith("consumer:{orders-service}:") for name in names)
+
+
+def test_done_names_come_part_after_part_each_in_the_buckets_order_given():
+    # the lookup script finds a part's string of a bucket by its place in this list
+    names = GroupKeys("orders").done(0, [7, 6], [3, 9])
+    assert [n.decode().rsplit(":done:", 1)[1] for n in names] == ["7:3", "6:3", "7:9", "6:9"]
 
 
 def test_shards_spread_ids_over_slots_and_keep_each_shards_keys_together():
@@ -31,8 +37,8 @@ def test_shards_spread_ids_over_slots_and_keep_each_shards_keys_together():
     shards = {keys.shard_of(d) for d in digests}
     assert shards == set(range(8))
     for shard in range(8):
-        assert slot(keys.done(shard, 5, 0)) == slot(keys.done(shard, 6, 200))
-    assert len({slot(keys.done(shard, 5, 1)) for shard in range(8)}) == 8
+        assert len({slot(name.decode()) for name in keys.done(shard, [5, 6], [0, 200])}) == 1
+    assert len({slot(keys.done(shard, [5], [1])[0].decode()) for shard in range(8)}) == 8
 
 
 def test_by_shard_groups_positions_and_loses_none():
